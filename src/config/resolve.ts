@@ -1,0 +1,100 @@
+// Layering: built-in < defaults document (ConfigMap or --defaults) < workload annotations (object, then pod template).
+import { createHash } from 'node:crypto';
+import type { Defaults } from './defaults.js';
+import { checkResources } from './defaults.js';
+import { type FieldError, fieldError } from './errors.js';
+import {
+  ANNOTATION_PREFIX,
+  ENABLED_ANNOTATION,
+  type InjectConfig,
+  OPTION_BY_KEY,
+  OPTION_LIST,
+  OUTPUT_ANNOTATIONS,
+} from './options.js';
+import { parseBoolean } from './validate.js';
+
+export type Annotations = Record<string, string> | undefined;
+export type Provenance = 'builtin' | 'defaults' | 'annotation';
+
+export interface Resolved {
+  config: InjectConfig;
+  /** Invalid annotation values; their fields keep the lower layer's value. */
+  errors: FieldError[];
+  /** Non-fatal findings (unknown ghostwire.dev/ keys). */
+  notices: string[];
+  provenance: Record<string, Provenance>;
+}
+
+const ANNOTATION_SOURCE = 'annotation';
+
+/** The highest layer that sets `ghostwire.dev/enabled` decides; an invalid value is an error, not "off". */
+export function resolveEnabled(layers: readonly Annotations[]): { enabled: boolean; error?: FieldError } {
+  let enabled = false;
+  let error: FieldError | undefined;
+  for (const layer of layers) {
+    const raw = layer?.[ENABLED_ANNOTATION];
+    if (raw === undefined) continue;
+    const r = parseBoolean(raw);
+    if (r.ok) {
+      enabled = r.value;
+      error = undefined;
+    } else {
+      error = fieldError(ANNOTATION_SOURCE, ENABLED_ANNOTATION, raw, r.allowed);
+    }
+  }
+  return error ? { enabled, error } : { enabled };
+}
+
+export function resolveConfig(defaults: Defaults, layers: readonly Annotations[]): Resolved {
+  const config = { ...defaults.config, excludeCidrs: [...defaults.config.excludeCidrs], tunnelPorts: [...defaults.config.tunnelPorts] };
+  const target = config as unknown as Record<string, unknown>;
+  const errors: FieldError[] = [];
+  const notices: string[] = [];
+  const provenance: Record<string, Provenance> = {};
+  for (const o of OPTION_LIST) provenance[o.key] = 'builtin';
+  // A value on the pod template overrides the same key on the object; the last layer wins.
+  const merged = new Map<string, string>();
+  for (const layer of layers) {
+    if (!layer) continue;
+    for (const [k, v] of Object.entries(layer)) if (k.startsWith(ANNOTATION_PREFIX)) merged.set(k, v);
+  }
+  for (const [k, raw] of merged) {
+    if (k === ENABLED_ANNOTATION || OUTPUT_ANNOTATIONS.has(k)) continue;
+    const opt = OPTION_BY_KEY.get(k.slice(ANNOTATION_PREFIX.length));
+    if (!opt) {
+      notices.push(`unknown annotation ${k} ignored (known: ${OPTION_LIST.map((o) => o.key).join(', ')})`);
+      continue;
+    }
+    const r = opt.parse(raw);
+    if (r.ok) {
+      target[opt.field] = r.value;
+      provenance[opt.key] = 'annotation';
+    } else {
+      errors.push(fieldError(ANNOTATION_SOURCE, k, raw, r.allowed));
+    }
+  }
+  for (const o of OPTION_LIST) {
+    if (provenance[o.key] === 'builtin' && JSON.stringify(defaults.config[o.field]) !== JSON.stringify(o.default)) {
+      provenance[o.key] = 'defaults';
+    }
+  }
+  // Cross-field rules, reported against the annotation that a user would change.
+  if (config.activeSuffix === config.previewSuffix) {
+    errors.push(fieldError(ANNOTATION_SOURCE, `${ANNOTATION_PREFIX}previewSuffix`, config.previewSuffix, `a suffix different from activeSuffix (${config.activeSuffix})`));
+  }
+  const resourceErrors = checkResources(config, ANNOTATION_SOURCE, (key) => ANNOTATION_PREFIX + key);
+  if (resourceErrors.length > 0) {
+    errors.push(...resourceErrors);
+    // Fall back to the lower layer's resources as a whole so a warn-mode injection is still valid.
+    for (const f of ['cpuRequest', 'cpuLimit', 'memoryRequest', 'memoryLimit'] as const) target[f] = defaults.config[f];
+  }
+  return { config, errors, notices, provenance };
+}
+
+/** Stable over key order and process runs: sha256 of the canonical option values, first 16 hex digits. */
+export function configHash(config: InjectConfig, extra: Record<string, string> = {}): string {
+  const h = createHash('sha256');
+  for (const o of OPTION_LIST) h.update(`${o.key}=${o.format(config[o.field] as never)}\n`);
+  for (const k of Object.keys(extra).sort()) h.update(`${k}=${extra[k]}\n`);
+  return h.digest('hex').slice(0, 16);
+}
