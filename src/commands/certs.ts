@@ -1,5 +1,63 @@
-// Placeholder until this role lands; the CLI dispatch table already points here.
-export async function run(_argv: string[]): Promise<number> {
-  process.stderr.write('ghostwire: this command is not implemented yet\n');
-  return 1;
+// ghostwire certs: a CA and a serving certificate for the webhook Service.
+import { mkdirSync, writeFileSync, chmodSync } from 'node:fs';
+import { join } from 'node:path';
+import { generateCA, generateServing, serviceDnsNames, validateSans } from '../tls/certs.js';
+import { UsageError, guard, parseFlags } from './common.js';
+
+const USAGE = `Usage: ghostwire certs --out DIR --service NAME --namespace NS [--ip IP ...] [--dns NAME ...] [--days N]
+
+Writes DIR/ca.crt, DIR/tls.crt and DIR/tls.key (mode 0600) and prints the base64 CA bundle for the webhook
+configuration's caBundle. SANs: NAME, NAME.NS, NAME.NS.svc, NAME.NS.svc.cluster.local, plus --ip and --dns.`;
+
+export interface CertFiles {
+  caPem: string;
+  certPem: string;
+  keyPem: string;
+}
+
+export function makeWebhookCerts(service: string, namespace: string, ips: string[], dns: string[], days: number): CertFiles {
+  const ca = generateCA(`ghostwire-ca ${namespace}/${service}`, days);
+  const serving = generateServing(ca, {
+    commonName: `${service}.${namespace}.svc`,
+    dnsNames: [...new Set([...serviceDnsNames(service, namespace), ...dns])],
+    ips,
+    days,
+  });
+  return { caPem: ca.certPem, certPem: serving.certPem, keyPem: serving.keyPem };
+}
+
+export function writeCertFiles(dir: string, files: CertFiles): void {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'ca.crt'), files.caPem, { mode: 0o644 });
+  writeFileSync(join(dir, 'tls.crt'), files.certPem, { mode: 0o644 });
+  writeFileSync(join(dir, 'tls.key'), files.keyPem, { mode: 0o600 });
+  chmodSync(join(dir, 'tls.key'), 0o600); // an existing file keeps its mode on write
+}
+
+export async function run(argv: string[]): Promise<number> {
+  return guard(async () => {
+    const { values } = parseFlags(argv, {
+      out: { type: 'string' },
+      service: { type: 'string' },
+      namespace: { type: 'string' },
+      ip: { type: 'string', multiple: true, default: [] },
+      dns: { type: 'string', multiple: true, default: [] },
+      days: { type: 'string', default: '365' },
+    }, USAGE);
+    if (values.help) {
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
+    }
+    for (const f of ['out', 'service', 'namespace'] as const) if (!values[f]) throw new UsageError(`--${f} is required\n\n${USAGE}`);
+    const days = Number(values.days);
+    if (!Number.isInteger(days) || days < 1 || days > 3650) throw new UsageError(`--days: ${JSON.stringify(values.days)} is not allowed; allowed: a whole number from 1 to 3650`);
+    const ips = values.ip as string[];
+    const dns = values.dns as string[];
+    const problems = validateSans(ips, dns);
+    if (problems.length > 0) throw new UsageError(problems.join('; '));
+    const files = makeWebhookCerts(values.service as string, values.namespace as string, ips, dns, days);
+    writeCertFiles(values.out as string, files);
+    process.stdout.write(`${Buffer.from(files.caPem).toString('base64')}\n`);
+    return 0;
+  });
 }

@@ -1,0 +1,263 @@
+// The pure admission pipeline: request -> target -> effective config -> desired template -> patch -> outcome.
+// No I/O, no clock, no logger: the webhook and `ghostwire inject` both call mutate() and get the same answer.
+import {
+  type Defaults,
+  type FieldError,
+  type InjectConfig,
+  type TunnelPort,
+  STATUS_ANNOTATION,
+  TUNNEL_CLIENT_COMMAND_ANNOTATION,
+  TUNNEL_ENDPOINT_ANNOTATION,
+  TUNNEL_PRE_EXEC_ANNOTATION,
+  configHash,
+  formatFieldError,
+  resolveConfig,
+  resolveEnabled,
+} from '../config/index.js';
+import { parseStatusAnnotation, renderParts, statusAnnotationValue } from '../inject/render.js';
+import { annotationOps, planSpec, specOps } from '../inject/template.js';
+import { tunnelAnnotations } from '../shadow/annotations.js';
+import { selectTarget } from './target.js';
+import type { AdmissionRequest, KubeObject, ObjectMeta, PatchOp, PodTemplate } from './types.js';
+
+export const SYSTEM_NAMESPACES: ReadonlySet<string> = new Set(['kube-system', 'kube-public', 'kube-node-lease']);
+
+/** Why an object was let through unchanged. Stable codes: metrics, audit annotations and Events use them. */
+export type SkipReason =
+  | 'operation'
+  | 'no-object'
+  | 'unsupported-kind'
+  | 'no-pod-template'
+  | 'workload-ref'
+  | 'system-namespace'
+  | 'own-namespace'
+  | 'not-enabled'
+  | 'injected-by-owner'
+  | 'already-injected';
+
+export type Result = 'injected' | 'updated' | 'removed' | 'skipped' | 'denied';
+
+export interface ObjectRef {
+  apiVersion: string;
+  kind: string;
+  namespace: string;
+  name: string;
+  uid?: string;
+}
+
+export interface EventIntent {
+  type: 'Normal' | 'Warning';
+  reason: 'GhostwireInjected' | 'GhostwireSkipped';
+  message: string;
+  regarding: ObjectRef;
+}
+
+export interface MutationOutcome {
+  allowed: boolean;
+  result: Result;
+  /** A SkipReason, 'invalid-annotations' for denials, or the result itself. */
+  reason: string;
+  patch: PatchOp[];
+  warnings: string[];
+  auditAnnotations: Record<string, string>;
+  denial?: { code: number; message: string };
+  event?: EventIntent;
+  configHash?: string;
+}
+
+export interface MutateContext {
+  defaults: Defaults;
+  /** The webhook's own namespace: never injected, so a broken webhook cannot lock itself out. */
+  ownNamespace?: string;
+  version: string;
+  /** Signs the tunnel's upgrade-path prefix (see docs/shadow-tunnel.md). */
+  tunnelKey: string;
+}
+
+const TUNNEL_ANNOTATIONS = [TUNNEL_ENDPOINT_ANNOTATION, TUNNEL_CLIENT_COMMAND_ANNOTATION, TUNNEL_PRE_EXEC_ANNOTATION];
+
+function skipped(reason: SkipReason, extra: Partial<MutationOutcome> = {}): MutationOutcome {
+  return {
+    allowed: true,
+    result: 'skipped',
+    reason,
+    patch: [],
+    warnings: [],
+    auditAnnotations: { injected: 'false', 'skip-reason': reason },
+    ...extra,
+  };
+}
+
+function apiVersionOf(group: string, version: string): string {
+  return group === '' ? version : `${group}/${version}`;
+}
+
+function describeObject(kind: string, namespace: string, meta: ObjectMeta): string {
+  return `${kind} ${namespace}/${meta.name ?? meta.generateName ?? '(unnamed)'}`;
+}
+
+/** Who an Event should point at: the object itself, or for a Pod its controller (which has a UID already). */
+function eventTarget(req: AdmissionRequest, object: KubeObject, namespace: string, isPod: boolean): ObjectRef {
+  const meta = object.metadata ?? {};
+  const owner = meta.ownerReferences?.find((o) => o.controller) ?? meta.ownerReferences?.[0];
+  if (isPod && !meta.name && owner) {
+    return { apiVersion: owner.apiVersion, kind: owner.kind, namespace, name: owner.name, uid: owner.uid };
+  }
+  const ref: ObjectRef = {
+    apiVersion: object.apiVersion ?? apiVersionOf(req.kind.group, req.kind.version),
+    kind: req.kind.kind,
+    namespace,
+    name: meta.name ?? req.name ?? '',
+  };
+  if (meta.uid) ref.uid = meta.uid;
+  return ref;
+}
+
+function collectPorts(template: PodTemplate): TunnelPort[] {
+  const out: TunnelPort[] = [];
+  for (const c of template.spec?.containers ?? []) {
+    for (const p of c.ports ?? []) {
+      if (typeof p.containerPort !== 'number') continue;
+      const protocol = (p.protocol ?? 'TCP').toUpperCase();
+      if (protocol !== 'TCP' && protocol !== 'UDP' && protocol !== 'SCTP') continue;
+      const port: TunnelPort = { port: p.containerPort, protocol };
+      if (p.name) port.name = p.name;
+      out.push(port);
+    }
+  }
+  return out;
+}
+
+export function mutate(req: AdmissionRequest, ctx: MutateContext): MutationOutcome {
+  if (req.operation !== 'CREATE' && req.operation !== 'UPDATE') return skipped('operation');
+  const object = req.object;
+  if (!object) return skipped('no-object');
+  const namespace = req.namespace || object.metadata?.namespace || 'default';
+  const target = selectTarget(req.kind.group, req.kind.kind, object);
+  const objectLayer = object.metadata?.annotations;
+
+  if (!target.found) {
+    if (target.reason === 'workload-ref' && resolveEnabled([objectLayer]).enabled) {
+      return skipped('workload-ref', {
+        warnings: [`ghostwire: ${target.detail}`],
+        event: { type: 'Warning', reason: 'GhostwireSkipped', message: target.detail, regarding: eventTarget(req, object, namespace, false) },
+      });
+    }
+    return skipped(target.reason);
+  }
+
+  const { template, objectMeta, isPod } = target;
+  const layers = isPod ? [template.metadata?.annotations] : [objectLayer, template.metadata?.annotations];
+  const enabled = resolveEnabled(layers);
+  const what = describeObject(req.kind.kind, namespace, objectMeta);
+
+  for (const [reason, blocked] of [
+    ['system-namespace', SYSTEM_NAMESPACES.has(namespace)],
+    ['own-namespace', ctx.ownNamespace !== undefined && namespace === ctx.ownNamespace],
+  ] as const) {
+    if (!blocked) continue;
+    if (!enabled.enabled) return skipped(reason);
+    const message = `ghostwire does not inject in namespace ${namespace} (${reason}); ${what} runs without traffic switching`;
+    return skipped(reason, {
+      warnings: [message],
+      event: { type: 'Warning', reason: 'GhostwireSkipped', message, regarding: eventTarget(req, object, namespace, isPod) },
+    });
+  }
+
+  const spec = template.spec ?? {};
+  const previous = parseStatusAnnotation(template.metadata?.annotations?.[STATUS_ANNOTATION]);
+  const templateMetaPath = `${target.pointer}/metadata`;
+
+  if (enabled.error && ctx.defaults.invalidAnnotations === 'warn') {
+    return skipped('not-enabled', { warnings: [`ghostwire: ${formatFieldError(enabled.error)}; injection stays off`] });
+  }
+  const errors: FieldError[] = enabled.error ? [enabled.error] : [];
+  if (!enabled.enabled && !enabled.error) {
+    if (previous === undefined) return skipped('not-enabled');
+    // Turned off after an injection: converge back to the workload's own template.
+    const plan = planSpec(spec, null, false, false);
+    const patch = [
+      ...specOps(`${target.pointer}/spec`, spec, plan),
+      ...annotationOps(templateMetaPath, template.metadata, {}, [STATUS_ANNOTATION, ...TUNNEL_ANNOTATIONS]),
+      ...(isPod ? [] : annotationOps('/metadata', object.metadata, {}, [STATUS_ANNOTATION])),
+    ];
+    return {
+      allowed: true,
+      result: 'removed',
+      reason: 'removed',
+      patch,
+      warnings: [],
+      auditAnnotations: { injected: 'false', 'skip-reason': 'not-enabled', removed: 'true' },
+    };
+  }
+
+  // Pods stamped out by an injected workload were rendered with the workload's full config already.
+  if (isPod && previous !== undefined && (objectMeta.ownerReferences ?? []).length > 0) return skipped('injected-by-owner');
+
+  const resolved = resolveConfig(ctx.defaults, layers);
+  errors.push(...resolved.errors);
+  const config: InjectConfig = resolved.config;
+  const warnings = resolved.notices.map((n) => `ghostwire: ${n}`);
+
+  // Tunnel annotations: computed from the same effective config; a tunnel that cannot be rendered is a config error.
+  const tunnel = tunnelAnnotations({
+    workloadName: objectMeta.name ?? '',
+    namespace,
+    config,
+    network: ctx.defaults.network,
+    containerPorts: collectPorts(template),
+    tunnelKey: ctx.tunnelKey,
+  });
+  const tunnelErrors = tunnel.errors.map((e) => `ghostwire.dev/tunnel: ${e}`);
+
+  if (errors.length > 0 || tunnelErrors.length > 0) {
+    const messages = [...errors.map(formatFieldError), ...tunnelErrors];
+    if (ctx.defaults.invalidAnnotations === 'deny') {
+      return {
+        allowed: false,
+        result: 'denied',
+        reason: 'invalid-annotations',
+        patch: [],
+        warnings,
+        auditAnnotations: { injected: 'false', 'skip-reason': 'invalid-annotations' },
+        denial: { code: 400, message: `ghostwire: invalid configuration for ${what}: ${messages.join('; ')}` },
+      };
+    }
+    // invalidAnnotations: warn -> each bad key fell back to its default; say so.
+    for (const m of messages) warnings.push(`ghostwire: ${m}; using the default instead`);
+  }
+  const tunnelSet = tunnelErrors.length > 0 ? {} : tunnel.set;
+  const tunnelRemove = tunnelErrors.length > 0 ? TUNNEL_ANNOTATIONS : tunnel.remove;
+  if (tunnelErrors.length > 0) config.tunnel = false;
+
+  const hash = configHash(config, tunnelSet);
+  const parts = renderParts(config, hash, ctx.version);
+  const status = statusAnnotationValue(parts.status);
+  const plan = planSpec(spec, parts, config.initFirst, config.nativeSidecar);
+  const patch = [
+    ...specOps(`${target.pointer}/spec`, spec, plan),
+    ...annotationOps(templateMetaPath, template.metadata, { ...tunnelSet, [STATUS_ANNOTATION]: status }, tunnelRemove),
+    ...(isPod ? [] : annotationOps('/metadata', object.metadata, { [STATUS_ANNOTATION]: status }, [])),
+  ];
+  const audit = { injected: 'true', 'config-hash': hash };
+  if (patch.length === 0) {
+    return { ...skipped('already-injected', { warnings, configHash: hash }), auditAnnotations: { ...audit, 'skip-reason': 'already-injected' } };
+  }
+  const result: Result = previous === undefined ? 'injected' : 'updated';
+  const sidecar = config.nativeSidecar ? 'native sidecar' : 'sidecar';
+  return {
+    allowed: true,
+    result,
+    reason: result,
+    patch,
+    warnings,
+    auditAnnotations: audit,
+    configHash: hash,
+    event: {
+      type: 'Normal',
+      reason: 'GhostwireInjected',
+      message: `${result === 'injected' ? 'Injected' : 'Updated'} init container ghostwire-init and ${sidecar} ghostwire-watcher (config ${hash}${config.tunnel ? ', tunnel' : ''})`,
+      regarding: eventTarget(req, object, namespace, isPod),
+    },
+  };
+}

@@ -1,0 +1,63 @@
+// Which part of an object is the pod template, for every kind ghostwire mutates.
+import type { KubeObject, ObjectMeta, PodTemplate } from './types.js';
+
+export interface TargetKind {
+  group: string;
+  kind: string;
+  /** JSON pointer segments from the object root to the pod template; [] for a Pod. */
+  templatePath: readonly string[];
+}
+
+export const TARGET_KINDS: readonly TargetKind[] = [
+  { group: '', kind: 'Pod', templatePath: [] },
+  { group: 'apps', kind: 'Deployment', templatePath: ['spec', 'template'] },
+  { group: 'apps', kind: 'StatefulSet', templatePath: ['spec', 'template'] },
+  { group: 'apps', kind: 'DaemonSet', templatePath: ['spec', 'template'] },
+  { group: 'apps', kind: 'ReplicaSet', templatePath: ['spec', 'template'] },
+  { group: 'batch', kind: 'Job', templatePath: ['spec', 'template'] },
+  { group: 'batch', kind: 'CronJob', templatePath: ['spec', 'jobTemplate', 'spec', 'template'] },
+  { group: 'argoproj.io', kind: 'Rollout', templatePath: ['spec', 'template'] },
+];
+
+export type Target =
+  | {
+      found: true;
+      kind: TargetKind;
+      objectMeta: ObjectMeta;
+      template: PodTemplate;
+      /** JSON pointer (escaped) of the template, '' for a Pod. */
+      pointer: string;
+      isPod: boolean;
+    }
+  | { found: false; reason: 'unsupported-kind' | 'no-pod-template' | 'workload-ref'; detail: string };
+
+export const escapePointer = (segment: string): string => segment.replace(/~/g, '~0').replace(/\//g, '~1');
+export const pointer = (segments: readonly string[]): string => segments.map((s) => `/${escapePointer(s)}`).join('');
+
+export function findTargetKind(group: string, kind: string): TargetKind | undefined {
+  return TARGET_KINDS.find((t) => t.group === group && t.kind === kind);
+}
+
+export function selectTarget(group: string, kind: string, object: KubeObject): Target {
+  const tk = findTargetKind(group, kind);
+  if (!tk) return { found: false, reason: 'unsupported-kind', detail: `${group ? `${group}/` : ''}${kind} has no pod template ghostwire knows` };
+  const objectMeta = (object.metadata ?? {}) as ObjectMeta;
+  if (tk.templatePath.length === 0) {
+    return { found: true, kind: tk, objectMeta, template: { metadata: object.metadata ?? {}, spec: (object.spec ?? {}) as PodTemplate['spec'] }, pointer: '', isPod: true };
+  }
+  let node: unknown = object;
+  for (const seg of tk.templatePath) node = typeof node === 'object' && node !== null ? (node as Record<string, unknown>)[seg] : undefined;
+  if (typeof node !== 'object' || node === null) {
+    const spec = object.spec as Record<string, unknown> | undefined;
+    if (tk.kind === 'Rollout' && spec && spec.workloadRef) {
+      const ref = spec.workloadRef as { kind?: string; name?: string };
+      return {
+        found: false,
+        reason: 'workload-ref',
+        detail: `Rollout uses spec.workloadRef (${ref.kind ?? 'workload'} ${ref.name ?? ''}) and has no template: annotate the referenced workload with ghostwire.dev/enabled instead`,
+      };
+    }
+    return { found: false, reason: 'no-pod-template', detail: `${tk.kind} has no ${tk.templatePath.join('.')}` };
+  }
+  return { found: true, kind: tk, objectMeta, template: node as PodTemplate, pointer: pointer(tk.templatePath), isPod: false };
+}

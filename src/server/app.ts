@@ -1,0 +1,124 @@
+// Fastify app factory. Tests build it with or without TLS and drive it with app.inject or real HTTPS.
+import Fastify, { type FastifyError, type FastifyInstance, LogController } from 'fastify';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from '../log.js';
+import { type EventIntent, type MutateContext, type MutationOutcome, mutate } from '../admission/mutate.js';
+import { ReviewError, parseAdmissionReview } from '../admission/review.js';
+import { toAdmissionResponse, toAdmissionReview } from '../admission/response.js';
+import type { AdmissionRequest } from '../admission/types.js';
+import type { WebhookMetrics } from './metrics.js';
+
+export interface AppOptions {
+  logger: Logger;
+  metrics: WebhookMetrics;
+  /** Current context (defaults follow the ConfigMap, so this is read per request). */
+  context: () => MutateContext;
+  /** PEM key and certificate; omitted -> plain HTTP (tests with app.inject only). */
+  tls?: { key: string; cert: string };
+  /** Called for Events unless the request is a dry run (sideEffects: NoneOnDryRun). */
+  recordEvent?: (intent: EventIntent) => void;
+  /** Readiness beyond "not shutting down", e.g. the defaults informer has synced. */
+  ready?: () => boolean;
+  bodyLimit?: number;
+}
+
+export interface WebhookApp {
+  app: FastifyInstance;
+  /** Flip readiness to false (first step of a graceful shutdown). */
+  drain: () => void;
+}
+
+/** 6 MiB: an AdmissionReview carries object + oldObject, each at most ~1.5 MiB in etcd, plus envelope. */
+export const DEFAULT_BODY_LIMIT = 6 * 1024 * 1024;
+
+export function buildApp(opts: AppOptions): WebhookApp {
+  const app = Fastify({
+    loggerInstance: opts.logger,
+    // One line per admission is written by the route itself; Fastify's per-request lines would double it.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    // The API server's webhook client speaks HTTP/1.1; keep-alive connections are reused across admissions.
+    keepAliveTimeout: 65_000,
+    return503OnClosing: true,
+    ...(opts.tls ? { https: { key: opts.tls.key, cert: opts.tls.cert, minVersion: 'TLSv1.2' as const } } : {}),
+  } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance;
+  let draining = false;
+
+  // Only JSON is an AdmissionReview: text/plain gets 415 like any other media type.
+  app.removeContentTypeParser('text/plain');
+
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+    if (status === 500) request.log.error({ err: { message: err.message, code: err.code } }, 'request failed');
+    void reply.code(status).type('application/json').send({ error: status === 500 ? 'internal error' : err.message, code: err.code ?? 'ERROR' });
+  });
+  app.setNotFoundHandler((request, reply) => {
+    void reply.code(404).send({ error: `no route for ${request.method} ${request.url}` });
+  });
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) => {
+    const ready = !draining && (opts.ready?.() ?? true);
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : draining ? 'draining' : 'not ready' });
+  });
+  app.get('/metrics', async (_req, reply) => {
+    return reply.type(opts.metrics.registry.contentType).send(await opts.metrics.registry.metrics());
+  });
+
+  app.post('/mutate', async (request, reply) => {
+    let req: AdmissionRequest;
+    try {
+      req = parseAdmissionReview(request.body);
+    } catch (err) {
+      if (err instanceof ReviewError) return reply.code(400).send({ error: `invalid AdmissionReview: ${err.message}` });
+      throw err;
+    }
+    const started = performance.now();
+    let outcome: MutationOutcome;
+    try {
+      outcome = mutate(req, opts.context());
+    } catch (err) {
+      // A bug must not crash the server or answer 500 (the API server would apply failurePolicy silently):
+      // deny with a message that points at our logs.
+      request.log.error({ uid: req.uid, err: { message: (err as Error).message, stack: (err as Error).stack } }, 'mutation failed');
+      outcome = {
+        allowed: false,
+        result: 'denied',
+        reason: 'internal-error',
+        patch: [],
+        warnings: [],
+        auditAnnotations: { injected: 'false', 'skip-reason': 'internal-error' },
+        denial: { code: 500, message: 'ghostwire: internal error while mutating; see the ghostwire webhook logs' },
+      };
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const kind = req.kind.kind;
+    const resultLabel = outcome.reason === 'internal-error' ? 'error' : outcome.result;
+    opts.metrics.admissionDuration.observe({ kind, result: resultLabel }, seconds);
+    opts.metrics.admissionRequests.inc({ kind, result: resultLabel, reason: outcome.reason });
+    if (outcome.event && !req.dryRun && opts.recordEvent) opts.recordEvent(outcome.event);
+    request.log.info(
+      {
+        uid: req.uid,
+        kind,
+        namespace: req.namespace ?? '',
+        name: req.name ?? req.object?.metadata?.name ?? req.object?.metadata?.generateName ?? '',
+        operation: req.operation,
+        dryRun: req.dryRun === true,
+        result: resultLabel,
+        reason: outcome.reason,
+        patchOps: outcome.patch.length,
+        durationMs: Math.round(seconds * 100_000) / 100,
+      },
+      'admission',
+    );
+    return reply.send(toAdmissionReview(toAdmissionResponse(req.uid, outcome)));
+  });
+
+  return {
+    app,
+    drain: () => {
+      draining = true;
+    },
+  };
+}

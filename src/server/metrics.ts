@@ -1,0 +1,48 @@
+// The webhook's Prometheus metrics, on a registry of its own (tests build many apps in one process).
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface WebhookMetrics {
+  registry: Registry;
+  admissionDuration: Histogram<'kind' | 'result'>;
+  admissionRequests: Counter<'kind' | 'result' | 'reason'>;
+  certificateExpiry: Gauge;
+  defaultsReloads: Counter<'result'>;
+  eventsDropped: Counter;
+}
+
+export function createWebhookMetrics(withProcessMetrics = true): WebhookMetrics {
+  const registry = new Registry();
+  if (withProcessMetrics) collectDefaultMetrics({ register: registry, prefix: 'ghostwire_webhook_' });
+  return {
+    registry,
+    admissionDuration: new Histogram({
+      name: 'ghostwire_admission_duration_seconds',
+      help: 'Time to answer one AdmissionReview, from parsed body to response',
+      labelNames: ['kind', 'result'] as const,
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+      registers: [registry],
+    }),
+    admissionRequests: new Counter({
+      name: 'ghostwire_admission_requests_total',
+      help: 'AdmissionReviews answered, by result (injected, updated, removed, skipped, denied, error) and reason',
+      labelNames: ['kind', 'result', 'reason'] as const,
+      registers: [registry],
+    }),
+    certificateExpiry: new Gauge({
+      name: 'ghostwire_webhook_certificate_expiry_timestamp_seconds',
+      help: 'notAfter of the serving certificate currently in use (Unix seconds)',
+      registers: [registry],
+    }),
+    defaultsReloads: new Counter({
+      name: 'ghostwire_defaults_reloads_total',
+      help: 'Defaults ConfigMap versions seen, by result (applied, rejected, deleted)',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    eventsDropped: new Counter({
+      name: 'ghostwire_events_dropped_total',
+      help: 'Kubernetes Events not recorded (queue full or API error after retries)',
+      registers: [registry],
+    }),
+  };
+}
