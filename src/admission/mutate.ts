@@ -168,6 +168,10 @@ export function mutate(req: AdmissionRequest, ctx: MutateContext): MutationOutco
   const previous = parseStatusAnnotation(template.metadata?.annotations?.[STATUS_ANNOTATION]);
   const templateMetaPath = `${target.pointer}/metadata`;
 
+  // Pods stamped out by an injected workload were rendered with the workload's full config, which may live
+  // in annotations the pod does not carry (e.g. `enabled` on the Deployment): never re-decide for them.
+  if (isPod && previous !== undefined && (objectMeta.ownerReferences ?? []).length > 0) return skipped('injected-by-owner');
+
   if (enabled.error && ctx.defaults.invalidAnnotations === 'warn') {
     return skipped('not-enabled', { warnings: [`ghostwire: ${formatFieldError(enabled.error)}; injection stays off`] });
   }
@@ -190,9 +194,6 @@ export function mutate(req: AdmissionRequest, ctx: MutateContext): MutationOutco
       auditAnnotations: { injected: 'false', 'skip-reason': 'not-enabled', removed: 'true' },
     };
   }
-
-  // Pods stamped out by an injected workload were rendered with the workload's full config already.
-  if (isPod && previous !== undefined && (objectMeta.ownerReferences ?? []).length > 0) return skipped('injected-by-owner');
 
   const resolved = resolveConfig(ctx.defaults, layers);
   errors.push(...resolved.errors);
