@@ -17,6 +17,7 @@ import {
 import { parseStatusAnnotation, renderParts, statusAnnotationValue } from '../inject/render.js';
 import { annotationOps, planSpec, specOps } from '../inject/template.js';
 import { tunnelAnnotations } from '../shadow/annotations.js';
+import { type MutationMemo, rememberJson } from './memo.js';
 import { selectTarget } from './target.js';
 import type { AdmissionRequest, KubeObject, ObjectMeta, PatchOp, PodTemplate } from './types.js';
 
@@ -72,6 +73,8 @@ export interface MutateContext {
   version: string;
   /** Signs the tunnel's upgrade-path prefix (see docs/shadow-tunnel.md). */
   tunnelKey: string;
+  /** Optional memo bound to this context (same defaults, version and key); see memo.ts. */
+  memo?: MutationMemo;
 }
 
 const TUNNEL_ANNOTATIONS = [TUNNEL_ENDPOINT_ANNOTATION, TUNNEL_CLIENT_COMMAND_ANNOTATION, TUNNEL_PRE_EXEC_ANNOTATION];
@@ -126,6 +129,26 @@ function collectPorts(template: PodTemplate): TunnelPort[] {
     }
   }
   return out;
+}
+
+/** The ghostwire.dev/* annotations of every layer: all that config resolution reads. */
+function annotationSignature(layers: ReadonlyArray<Record<string, string> | undefined>): string {
+  let sig = '';
+  for (const layer of layers) {
+    sig += '|';
+    if (!layer) continue;
+    for (const k in layer) if (k.startsWith('ghostwire.dev/')) sig += `${k}=${layer[k]}\u0000`;
+  }
+  return sig;
+}
+
+function renderMemoised(config: InjectConfig, hash: string, ctx: MutateContext) {
+  const parts = renderParts(config, hash, ctx.version);
+  if (ctx.memo) {
+    for (const p of [parts.init, parts.watcher, parts.volume]) rememberJson(p);
+    ctx.memo.parts.set(hash, parts);
+  }
+  return parts;
 }
 
 export function mutate(req: AdmissionRequest, ctx: MutateContext): MutationOutcome {
@@ -195,9 +218,11 @@ export function mutate(req: AdmissionRequest, ctx: MutateContext): MutationOutco
     };
   }
 
-  const resolved = resolveConfig(ctx.defaults, layers);
+  const signature = ctx.memo ? annotationSignature(layers) : '';
+  const resolved = ctx.memo?.resolved.get(signature) ?? (ctx.memo ? ctx.memo.resolved.set(signature, resolveConfig(ctx.defaults, layers)) : resolveConfig(ctx.defaults, layers));
   errors.push(...resolved.errors);
-  const config: InjectConfig = resolved.config;
+  // Copied: the memoised config is shared between admissions.
+  const config: InjectConfig = { ...resolved.config };
   const warnings = resolved.notices.map((n) => `ghostwire: ${n}`);
 
   // Tunnel annotations: computed from the same effective config; a tunnel that cannot be rendered is a config error.
@@ -231,8 +256,9 @@ export function mutate(req: AdmissionRequest, ctx: MutateContext): MutationOutco
   const tunnelRemove = tunnelErrors.length > 0 ? TUNNEL_ANNOTATIONS : tunnel.remove;
   if (tunnelErrors.length > 0) config.tunnel = false;
 
-  const hash = configHash(config, tunnelSet);
-  const parts = renderParts(config, hash, ctx.version);
+  const hashKey = `${signature}\u0000${config.tunnel}\u0000${JSON.stringify(tunnelSet)}`;
+  const hash = ctx.memo?.hashes.get(hashKey) ?? ctx.memo?.hashes.set(hashKey, configHash(config, tunnelSet)) ?? configHash(config, tunnelSet);
+  const parts = ctx.memo?.parts.get(hash) ?? renderMemoised(config, hash, ctx);
   const status = statusAnnotationValue(parts.status);
   const plan = planSpec(spec, parts, config.initFirst, config.nativeSidecar);
   const patch = [

@@ -1,4 +1,5 @@
 // MutationOutcome -> AdmissionResponse, the only place that knows the wire format.
+import { serializePatch } from './memo.js';
 import type { MutationOutcome } from './mutate.js';
 import type { AdmissionResponse, AdmissionReview } from './types.js';
 
@@ -6,7 +7,7 @@ export function toAdmissionResponse(uid: string, outcome: MutationOutcome): Admi
   const response: AdmissionResponse = { uid, allowed: outcome.allowed };
   if (outcome.allowed && outcome.patch.length > 0) {
     response.patchType = 'JSONPatch';
-    response.patch = Buffer.from(JSON.stringify(outcome.patch)).toString('base64');
+    response.patch = Buffer.from(serializePatch(outcome.patch)).toString('base64');
   }
   if (outcome.warnings.length > 0) response.warnings = outcome.warnings;
   if (Object.keys(outcome.auditAnnotations).length > 0) response.auditAnnotations = outcome.auditAnnotations;

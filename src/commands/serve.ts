@@ -7,6 +7,7 @@ import type { LevelWithSilent } from 'pino';
 import { VERSION } from '../version.js';
 import { createLogger } from '../log.js';
 import type { MutateContext } from '../admission/mutate.js';
+import { createMutationMemo } from '../admission/memo.js';
 import type { Defaults } from '../config/index.js';
 import { buildApp } from '../server/app.js';
 import { createWebhookMetrics } from '../server/metrics.js';
@@ -119,7 +120,8 @@ export async function run(argv: string[]): Promise<number> {
     const context = (): MutateContext => {
       const defaults = defaultsNow();
       if (cached?.defaults !== defaults) {
-        const ctx: MutateContext = { defaults, version: VERSION, tunnelKey };
+        // A new memo per defaults version: memoised results never outlive the config they came from.
+        const ctx: MutateContext = { defaults, version: VERSION, tunnelKey, memo: createMutationMemo() };
         if (ownNamespace) ctx.ownNamespace = ownNamespace;
         cached = { defaults, ctx };
       }

@@ -192,3 +192,19 @@ test('covers ignores extra fields but not different values; arrayOps emits minim
   assert.deepEqual(arrayOps('/x', undefined, [g]), [{ op: 'add', path: '/x', value: [g] }]);
   assert.deepEqual(arrayOps('/x', [g], []), [{ op: 'remove', path: '/x' }]);
 });
+
+test('the memo changes nothing: identical outcomes and byte-identical patches for every golden case, twice', async () => {
+  const { loadCases } = await import('../helpers/injector-cases.js');
+  const { createMutationMemo, serializePatch } = await import('../../src/admission/memo.js');
+  for (const c of loadCases()) {
+    const memoCtx = { ...c.ctx, memo: createMutationMemo() };
+    for (const doc of c.docs) {
+      const plain = mutate(requestFor(doc as KubeObject, 'default'), c.ctx);
+      for (let i = 0; i < 2; i++) {
+        const memo = mutate(requestFor(doc as KubeObject, 'default'), memoCtx);
+        assert.deepEqual(memo, plain, `${c.name} pass ${i}`);
+        assert.equal(serializePatch(memo.patch), JSON.stringify(plain.patch));
+      }
+    }
+  }
+});

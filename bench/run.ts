@@ -1,0 +1,23 @@
+// npm run bench: side-by-side figures from one run (not tests; nothing here asserts a timing).
+import { benchReview, runWebhookBench, summarizeWebhook } from './webhook.js';
+
+async function main(): Promise<void> {
+  const only = process.argv[2];
+  console.log(`ghostwire bench on ${process.version}, ${(await import('node:os')).cpus().length} cores\n`);
+  if (!only || only === 'webhook') {
+    const figures = await runWebhookBench();
+    console.log(summarizeWebhook(figures, Buffer.byteLength(benchReview())));
+    console.log();
+  }
+  if (!only || only === 'runtime') {
+    const runtimeModule = './runtime.js';
+    const runtime = await import(runtimeModule).catch(() => undefined);
+    if (runtime && 'runRuntimeBench' in runtime) await (runtime as { runRuntimeBench: () => Promise<void> }).runRuntimeBench();
+    else console.log('runtime bench: not available in this build');
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});
