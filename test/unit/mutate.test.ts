@@ -208,3 +208,10 @@ test('the memo changes nothing: identical outcomes and byte-identical patches fo
     }
   }
 });
+
+test('a template as the API server stores it (empty env values dropped) converges without a patch', () => {
+  const obj = deployment({ annotations: {} });
+  const once = apply(obj, mutate(requestFor(obj, 'shop'), ctx).patch);
+  const stored = JSON.parse(JSON.stringify(once, (k, v) => (k === 'value' && v === '' ? undefined : v)));
+  assert.deepEqual(mutate(requestFor(stored, 'shop', 'UPDATE'), ctx).patch, []);
+});

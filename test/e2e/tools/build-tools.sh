@@ -1,0 +1,240 @@
+#!/usr/bin/env bash
+# Builds (once) the real Kubernetes control-plane binaries, etcd and helm that
+# the e2e tests run, from the Go module proxy, and caches them outside the repo:
+#
+#   ${GHOSTWIRE_TOOLS_CACHE:-$HOME/.cache/ghostwire-tools}/<component>-<version>/bin/
+#
+# A warm cache returns in seconds. A cold build takes 15-25 minutes on 2 cores
+# (kube-apiserver is most of it). Builds are atomic: each component is built
+# into a temporary directory that is renamed into place only when complete.
+#
+# Usage: test/e2e/tools/build-tools.sh [--force] [kubernetes|etcd|helm ...]
+#   --force   rebuild the selected components even when cached
+#             (same as GHOSTWIRE_TOOLS_FORCE=1)
+#
+# Prints KUBE_APISERVER=..., KUBE_CONTROLLER_MANAGER=..., KUBECTL=..., ETCD=...,
+# HELM=... on stdout (progress goes to stderr) and writes $CACHE/env.sh, which
+# exports the same variables.
+#
+# Never writes inside the repository: the wrapper modules' go.mod/go.sum are
+# committed tidy and are used read-only (-mod=readonly); regenerate them with
+# update-wrappers.sh when bumping versions.
+set -euo pipefail
+
+# ----------------------------------------------------------------- versions
+# Keep in sync with k8s/go.mod and etcd/go.mod (see update-wrappers.sh).
+K8S_VERSION=v1.34.4
+ETCD_VERSION=v3.6.4   # = go.etcd.io/etcd/client/v3 pinned by k8s.io/kubernetes v1.34.4
+HELM_VERSION=v3.19.5  # built against k8s.io/client-go v0.34.x
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+CACHE="${GHOSTWIRE_TOOLS_CACHE:-${HOME:-/root}/.cache/ghostwire-tools}"
+FORCE="${GHOSTWIRE_TOOLS_FORCE:-0}"
+
+log() { echo "[build-tools] $*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+COMPONENTS=()
+for arg in "$@"; do
+  case "$arg" in
+    --force) FORCE=1 ;;
+    kubernetes|etcd|helm) COMPONENTS+=("$arg") ;;
+    -h|--help) sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown argument: $arg (expected --force, kubernetes, etcd or helm)" ;;
+  esac
+done
+[ "${#COMPONENTS[@]}" -gt 0 ] || COMPONENTS=(kubernetes etcd helm)
+
+# ------------------------------------------------------------ go environment
+command -v go >/dev/null 2>&1 || die "go is not on PATH (need Go >= 1.24)"
+# Build with the installed toolchain, for this machine, statically, and never
+# touch go.mod/go.sum. The module and build caches stay in their default places
+# (GOMODCACHE, GOCACHE), outside the repo.
+export GOTOOLCHAIN=local CGO_ENABLED=0 GOWORK=off GOFLAGS="-mod=readonly -buildvcs=false"
+unset GOOS GOARCH GOBIN
+GO_VERSION="$(go env GOVERSION)"
+case "$GO_VERSION" in
+  go1.2[4-9]*|go1.[3-9][0-9]*|go[2-9]*) ;;
+  *) die "$GO_VERSION is too old: k8s.io/kubernetes $K8S_VERSION needs Go >= 1.24" ;;
+esac
+
+mkdir -p "$CACHE"
+# Serialise concurrent runs (e.g. two test processes warming the cache at once).
+exec 9>"$CACHE/.lock"
+if command -v flock >/dev/null 2>&1; then
+  flock -n 9 || { log "another build-tools run holds $CACHE/.lock; waiting..."; flock 9; }
+fi
+
+TMP_DIRS=()
+HEARTBEAT_PID=""
+cleanup() {
+  [ -z "$HEARTBEAT_PID" ] || kill "$HEARTBEAT_PID" 2>/dev/null || true
+  local d
+  for d in ${TMP_DIRS[@]+"${TMP_DIRS[@]}"}; do rm -rf "$d"; done
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+fmt_secs() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
+
+# Prints a line every minute while a long build runs (keeps CI logs alive).
+heartbeat_start() {
+  local what="$1" start="$SECONDS"
+  (
+    # The sleeper must not hold the lock fd or our stdout/stderr after we stop it.
+    exec 9>&-
+    local sleeper=""
+    trap '[ -z "$sleeper" ] || kill "$sleeper" 2>/dev/null; exit 0' TERM
+    trap - EXIT INT
+    while :; do
+      sleep 60 >/dev/null 2>&1 &
+      sleeper=$!
+      wait "$sleeper" || true
+      log "  ... still building $what ($(fmt_secs $((SECONDS - start))) elapsed)"
+    done
+  ) &
+  HEARTBEAT_PID=$!
+}
+heartbeat_stop() {
+  [ -z "$HEARTBEAT_PID" ] || { kill "$HEARTBEAT_PID" 2>/dev/null || true; wait "$HEARTBEAT_PID" 2>/dev/null || true; }
+  HEARTBEAT_PID=""
+}
+
+# version_ok <binary> <expected substring> <args...>: the binary runs and reports the expected version.
+version_ok() {
+  local bin="$1" want="$2" out
+  shift 2
+  [ -x "$bin" ] || return 1
+  out="$("$bin" "$@" 2>&1)" || return 1
+  [[ "$out" == *"$want"* ]]
+}
+
+# --------------------------------------------------------------- components
+# Each component: <name>-<version>/bin/<binaries>; check_<name> validates a
+# bin dir, build_<name> fills a (temporary) bin dir.
+
+check_kubernetes() {
+  version_ok "$1/kube-apiserver" "$K8S_VERSION" --version &&
+    version_ok "$1/kube-controller-manager" "$K8S_VERSION" --version &&
+    version_ok "$1/kubectl" "$K8S_VERSION" version --client
+}
+build_kubernetes() {
+  local out="$1" cmd start
+  local minor="${K8S_VERSION#v1.}"; minor="${minor%%.*}"
+  local ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$K8S_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/component-base/version.gitTreeState=clean"
+  log "downloading Go modules for k8s.io/kubernetes $K8S_VERSION (verified against the committed go.sum)..."
+  (cd "$HERE/k8s" && go mod download)
+  for cmd in kube-apiserver kube-controller-manager kubectl; do
+    case "$cmd" in
+      kube-apiserver) log "building $cmd $K8S_VERSION (cold build takes 10-20 min on 2 cores)..." ;;
+      *) log "building $cmd $K8S_VERSION (cold build takes 3-10 min on 2 cores; less after kube-apiserver)..." ;;
+    esac
+    start=$SECONDS
+    heartbeat_start "$cmd"
+    (cd "$HERE/k8s" && go build -trimpath -tags selinux,notest -ldflags "$ldflags" \
+      -o "$out/$cmd" "k8s.io/kubernetes/cmd/$cmd")
+    heartbeat_stop
+    log "built $cmd in $(fmt_secs $((SECONDS - start)))"
+  done
+}
+
+check_etcd() {
+  version_ok "$1/etcd" "etcd Version: ${ETCD_VERSION#v}" --version
+}
+build_etcd() {
+  local out="$1" start
+  log "downloading Go modules for go.etcd.io/etcd/server/v3 $ETCD_VERSION (verified against the committed go.sum)..."
+  (cd "$HERE/etcd" && go mod download)
+  log "building etcd $ETCD_VERSION (cold build takes 1-3 min on 2 cores)..."
+  start=$SECONDS
+  heartbeat_start etcd
+  (cd "$HERE/etcd" && go build -trimpath -ldflags "-s -w" -o "$out/etcd" go.etcd.io/etcd/server/v3)
+  heartbeat_stop
+  log "built etcd in $(fmt_secs $((SECONDS - start)))"
+}
+
+check_helm() {
+  version_ok "$1/helm" "$HELM_VERSION" version --short
+}
+build_helm() {
+  local out="$1" start
+  # helm's Makefile derives the default Capabilities.KubeVersion from its client-go (v0.34 -> 1.34).
+  local ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
+  local v
+  for v in helm.sh/helm/v3/pkg/chartutil helm.sh/helm/v3/pkg/lint/rules; do
+    ldflags+=" -X $v.k8sVersionMajor=1 -X $v.k8sVersionMinor=34"
+  done
+  log "building helm $HELM_VERSION (cold build takes 2-5 min on 2 cores)..."
+  start=$SECONDS
+  heartbeat_start helm
+  # go install pkg@version uses helm's own go.mod/go.sum (checked against the checksum database).
+  GOBIN="$out" GOFLAGS=-buildvcs=false go install -trimpath -ldflags "$ldflags" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+  heartbeat_stop
+  log "built helm in $(fmt_secs $((SECONDS - start)))"
+}
+
+# ensure <component> <version>: makes $CACHE/<component>-<version>/bin valid.
+ensure() {
+  local name="$1" version="$2"
+  local dir="$CACHE/$name-$version" tmp start
+  if [ "$FORCE" != 1 ] && [ -d "$dir/bin" ] && "check_$name" "$dir/bin"; then
+    log "$name $version: cached in $dir"
+    return 0
+  fi
+  if [ -e "$dir" ]; then
+    if [ "$FORCE" = 1 ]; then log "$name $version: --force, rebuilding"; else log "$name $version: cache at $dir is incomplete or broken, rebuilding"; fi
+  fi
+  start=$SECONDS
+  tmp="$(mktemp -d "$CACHE/.tmp-$name-$version.XXXXXX")"
+  TMP_DIRS+=("$tmp")
+  chmod 755 "$tmp"
+  mkdir -p "$tmp/bin"
+  "build_$name" "$tmp/bin"
+  "check_$name" "$tmp/bin" || die "$name $version: the freshly built binaries do not report version $version"
+  printf '%s %s built %s with %s in %ss\n' "$name" "$version" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$GO_VERSION" "$((SECONDS - start))" > "$tmp/BUILD_INFO"
+  # Swap into place: the old dir (if any) is moved aside first, so that the
+  # final rename is atomic and readers never see a half-filled directory.
+  if [ -e "$dir" ]; then
+    local old="$CACHE/.old-$name-$version.$$"
+    mv "$dir" "$old"
+    TMP_DIRS+=("$old")
+  fi
+  mv "$tmp" "$dir"
+  log "$name $version: built in $(fmt_secs $((SECONDS - start))), cached in $dir"
+}
+
+TOTAL_START=$SECONDS
+log "cache: $CACHE (go: $GO_VERSION, GOMODCACHE=$(go env GOMODCACHE), GOCACHE=$(go env GOCACHE))"
+for c in "${COMPONENTS[@]}"; do
+  case "$c" in
+    kubernetes) ensure kubernetes "$K8S_VERSION" ;;
+    etcd) ensure etcd "$ETCD_VERSION" ;;
+    helm) ensure helm "$HELM_VERSION" ;;
+  esac
+done
+
+# --------------------------------------------------------------------- output
+K8S_BIN="$CACHE/kubernetes-$K8S_VERSION/bin"
+VARS=(
+  "KUBE_APISERVER=$K8S_BIN/kube-apiserver"
+  "KUBE_CONTROLLER_MANAGER=$K8S_BIN/kube-controller-manager"
+  "KUBECTL=$K8S_BIN/kubectl"
+  "ETCD=$CACHE/etcd-$ETCD_VERSION/bin/etcd"
+  "HELM=$CACHE/helm-$HELM_VERSION/bin/helm"
+)
+ENV_TMP="$(mktemp "$CACHE/.env.sh.XXXXXX")"
+TMP_DIRS+=("$ENV_TMP")
+{
+  echo "# Generated by test/e2e/tools/build-tools.sh; source it to find the e2e tool binaries."
+  for kv in "${VARS[@]}"; do
+    if [ ! -x "${kv#*=}" ]; then continue; fi
+    printf 'export %s=%q\n' "${kv%%=*}" "${kv#*=}"
+  done
+} > "$ENV_TMP"
+chmod 644 "$ENV_TMP"
+mv "$ENV_TMP" "$CACHE/env.sh"
+for kv in "${VARS[@]}"; do
+  if [ -x "${kv#*=}" ]; then echo "$kv"; fi
+done
+log "wrote $CACHE/env.sh; done in $(fmt_secs $((SECONDS - TOTAL_START)))"

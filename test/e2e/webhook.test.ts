@@ -1,0 +1,332 @@
+// The webhook as the API server sees it: a real kube-apiserver verifies our certificate against the caBundle,
+// applies our patch, validates the result, reinvokes us, and controller-manager stamps out Pods from what we wrote.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpsServer, type Server } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { generateCA, generateServing } from '../../src/tls/certs.js';
+import { CLI } from '../helpers/paths.js';
+import { type ControlPlane, freePort, startControlPlane, waitFor } from './harness.js';
+
+const NS = 'shop';
+const GW_NS = 'ghostwire';
+let cp: ControlPlane;
+let dir: string;
+let webhook: ChildProcess | undefined;
+let webhookLog = '';
+let port: number;
+let ca: ReturnType<typeof generateCA>;
+
+const yaml = (...docs: unknown[]) => docs.map((d) => stringify(d)).join('---\n');
+const getJson = async (args: string[]) => JSON.parse((await cp.kubectl([...args, '-o', 'json'])).stdout);
+
+function writeServing(days: number): void {
+  const pair = generateServing(ca, { commonName: 'ghostwire.ghostwire.svc', dnsNames: ['ghostwire.ghostwire.svc'], ips: ['127.0.0.1'], days });
+  // Key first, certificate second: the server must ride out the mismatched moment.
+  writeFileSync(join(dir, 'tls.key'), pair.keyPem, { mode: 0o600 });
+  writeFileSync(join(dir, 'tls.crt'), pair.certPem);
+}
+
+function deployment(name: string, annotations: Record<string, string> = { 'ghostwire.dev/enabled': 'true' }, ns = NS) {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name, namespace: ns, annotations },
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: { app: name } },
+      template: {
+        metadata: { labels: { app: name, role: 'active' } },
+        spec: { initContainers: [{ name: 'migrate', image: 'migrate:1' }], containers: [{ name: 'app', image: 'app:1', ports: [{ containerPort: 8080 }] }] },
+      },
+    },
+  };
+}
+
+/** Only objects that carry our annotation (on the object or a pod template) are sent to the webhook. */
+const ANNOTATED = [
+  "(has(object.metadata.annotations) && 'ghostwire.dev/enabled' in object.metadata.annotations)",
+  "(has(object.spec) && has(object.spec.template) && has(object.spec.template.metadata) && has(object.spec.template.metadata.annotations) && 'ghostwire.dev/enabled' in object.spec.template.metadata.annotations)",
+  "(has(object.spec) && has(object.spec.jobTemplate) && has(object.spec.jobTemplate.spec.template.metadata) && has(object.spec.jobTemplate.spec.template.metadata.annotations) && 'ghostwire.dev/enabled' in object.spec.jobTemplate.spec.template.metadata.annotations)",
+].join(' || ');
+
+function webhookConfiguration(name: string, url: string, caBundle: string, extra: Record<string, unknown> = {}) {
+  return {
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'MutatingWebhookConfiguration',
+    metadata: { name },
+    webhooks: [
+      {
+        name: `${name}.ghostwire.dev`,
+        admissionReviewVersions: ['v1'],
+        sideEffects: 'NoneOnDryRun',
+        reinvocationPolicy: 'IfNeeded',
+        timeoutSeconds: 5,
+        failurePolicy: 'Fail',
+        matchPolicy: 'Equivalent',
+        clientConfig: { url, caBundle },
+        matchConditions: [{ name: 'ghostwire-annotated', expression: ANNOTATED }],
+        namespaceSelector: {
+          matchExpressions: [
+            { key: 'ghostwire.dev/injection', operator: 'In', values: ['enabled'] },
+            { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', 'kube-public', 'kube-node-lease', GW_NS] },
+          ],
+        },
+        rules: [
+          { operations: ['CREATE', 'UPDATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'] },
+          { operations: ['CREATE', 'UPDATE'], apiGroups: ['apps'], apiVersions: ['v1'], resources: ['deployments', 'statefulsets', 'daemonsets', 'replicasets'] },
+          { operations: ['CREATE', 'UPDATE'], apiGroups: ['batch'], apiVersions: ['v1'], resources: ['jobs', 'cronjobs'] },
+          { operations: ['CREATE', 'UPDATE'], apiGroups: ['argoproj.io'], apiVersions: ['v1alpha1'], resources: ['rollouts'] },
+        ],
+        ...extra,
+      },
+    ],
+  };
+}
+
+async function startWebhook(): Promise<void> {
+  webhookLog = '';
+  webhook = spawn(process.execPath, [
+    CLI, 'serve', '--port', String(port), '--host', '127.0.0.1',
+    '--tls-cert', join(dir, 'tls.crt'), '--tls-key', join(dir, 'tls.key'),
+    '--defaults-configmap', `${GW_NS}/ghostwire-defaults`, '--namespace', GW_NS,
+    '--kubeconfig', cp.kubeconfigPath, '--events', 'on', '--tls-reload-interval', '0.5', '--drain-delay', '0',
+  ], { stdio: ['ignore', 'pipe', 'pipe'] });
+  webhook.stdout!.on('data', (d: Buffer) => (webhookLog += d.toString()));
+  webhook.stderr!.on('data', (d: Buffer) => (webhookLog += d.toString()));
+  await waitFor('webhook listening', 20_000, async () => webhookLog.includes('ghostwire webhook listening'));
+}
+
+/** A dry-run create shows our patch once the API server has picked up the configuration. */
+async function waitForInjection(): Promise<void> {
+  await waitFor('webhook configuration in effect', 30_000, async () => {
+    const r = await cp.kubectl(['apply', '--dry-run=server', '-o', 'json', '-f', '-'], { input: yaml(deployment('probe')), allowFail: true });
+    return r.code === 0 && JSON.parse(r.stdout).spec.template.spec.containers.some((c: { name: string }) => c.name === 'ghostwire-watcher');
+  }, 500);
+}
+
+async function eventsFor(kind: string, name: string, ns = NS): Promise<Array<{ reason: string; message: string }>> {
+  const list = await getJson(['get', 'events', '-n', ns, '--field-selector', `involvedObject.kind=${kind},involvedObject.name=${name}`]);
+  return list.items;
+}
+
+before(async () => {
+  cp = await startControlPlane();
+  dir = mkdtempSync(join(tmpdir(), 'gw-e2e-webhook-'));
+  ca = generateCA('ghostwire-e2e-webhook-ca', 2);
+  writeFileSync(join(dir, 'ca.crt'), ca.certPem);
+  writeServing(2);
+  port = await freePort();
+  await cp.kubectl(['create', 'namespace', GW_NS]);
+  await cp.kubectl(['create', 'namespace', NS]);
+  await cp.kubectl(['label', 'namespace', NS, 'ghostwire.dev/injection=enabled']);
+  await cp.kubectl(['label', 'namespace', 'kube-system', 'ghostwire.dev/injection=enabled', '--overwrite']);
+  await cp.kubectl(['-n', GW_NS, 'create', 'configmap', 'ghostwire-defaults', '--from-literal=config.yaml=invalidAnnotations: deny\n']);
+  await startWebhook();
+  const caBundle = Buffer.from(ca.certPem).toString('base64');
+  await cp.kubectl(['apply', '-f', '-'], { input: yaml(webhookConfiguration('ghostwire', `https://127.0.0.1:${port}/mutate`, caBundle)) });
+  await waitForInjection();
+});
+
+after(async () => {
+  webhook?.kill('SIGKILL');
+  await cp?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+test('annotated Deployment: stored object carries ghostwire-init last, the watcher, volume, env and status; its Pods are injected once', async () => {
+  await cp.kubectl(['apply', '-f', '-'], { input: yaml(deployment('orders')) });
+  const d = await getJson(['-n', NS, 'get', 'deployment', 'orders']);
+  const spec = d.spec.template.spec;
+  assert.deepEqual(spec.initContainers.map((c: { name: string }) => c.name), ['migrate', 'ghostwire-init']);
+  assert.deepEqual(spec.containers.map((c: { name: string }) => c.name), ['app', 'ghostwire-watcher']);
+  assert.deepEqual(spec.volumes.map((v: { name: string }) => v.name), ['ghostwire-shared']);
+  const env = Object.fromEntries(spec.containers[1].env.map((e: { name: string; value?: string }) => [e.name, e.value ?? 'fieldRef']));
+  assert.equal(env.GW_NAT_CHAIN, 'CANARY_DNAT');
+  assert.equal(env.POD_NAME, 'fieldRef');
+  const status = JSON.parse(d.spec.template.metadata.annotations['ghostwire.dev/status']);
+  assert.equal(status.initContainer, 'ghostwire-init');
+  assert.match(status.configHash, /^[0-9a-f]{16}$/);
+  assert.ok(d.metadata.annotations['ghostwire.dev/status']);
+
+  // controller-manager creates a ReplicaSet and a Pod from the template. With `enabled` on the template as well,
+  // the ReplicaSet and the Pod carry it and pass through the webhook again: they must not be injected twice.
+  const tpl = deployment('orders-tpl', {});
+  (tpl.spec.template.metadata as { annotations?: Record<string, string> }).annotations = { 'ghostwire.dev/enabled': 'true' };
+  await cp.kubectl(['apply', '-f', '-'], { input: yaml(tpl) });
+  for (const app of ['orders', 'orders-tpl']) {
+    const pod = await waitFor(`a Pod of deployment ${app}`, 60_000, async () => (await getJson(['-n', NS, 'get', 'pods', '-l', `app=${app}`])).items[0]);
+    const count = (name: string) => [...pod.spec.initContainers, ...pod.spec.containers].filter((c: { name: string }) => c.name === name).length;
+    assert.equal(count('ghostwire-init'), 1, app);
+    assert.equal(count('ghostwire-watcher'), 1, app);
+    assert.equal(pod.spec.volumes.filter((v: { name: string }) => v.name === 'ghostwire-shared').length, 1, app);
+  }
+  await waitFor('the Pod admission of orders-tpl', 10_000, async () => webhookLog.includes('"reason":"injected-by-owner"'));
+  assert.ok(/"kind":"ReplicaSet"[^\n]*"name":"orders-tpl-[^"]*"[^\n]*"reason":"already-injected"/.test(webhookLog), `the ReplicaSet converged without a patch: ${webhookLog.split('\n').filter((l) => l.includes('ReplicaSet')).join('\n')}`);
+});
+
+test('Argo Rollout (CRD installed in the test): the template is injected; workloadRef Rollouts get a warning', async () => {
+  const crd = {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: 'rollouts.argoproj.io' },
+    spec: {
+      group: 'argoproj.io',
+      names: { kind: 'Rollout', listKind: 'RolloutList', plural: 'rollouts', singular: 'rollout' },
+      scope: 'Namespaced',
+      versions: [{ name: 'v1alpha1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } }],
+    },
+  };
+  await cp.kubectl(['apply', '-f', '-'], { input: yaml(crd) });
+  await cp.kubectl(['wait', '--for=condition=Established', 'crd/rollouts.argoproj.io', '--timeout=30s']);
+  const rollout = { ...deployment('payments'), apiVersion: 'argoproj.io/v1alpha1', kind: 'Rollout' };
+  await waitFor('Rollout apply', 20_000, async () => (await cp.kubectl(['apply', '-f', '-'], { input: yaml(rollout), allowFail: true })).code === 0);
+  const r = await getJson(['-n', NS, 'get', 'rollout', 'payments']);
+  assert.deepEqual(r.spec.template.spec.containers.map((c: { name: string }) => c.name), ['app', 'ghostwire-watcher']);
+  const ref = { apiVersion: 'argoproj.io/v1alpha1', kind: 'Rollout', metadata: { name: 'payments-ref', namespace: NS, annotations: { 'ghostwire.dev/enabled': 'true' } }, spec: { workloadRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'orders' } } };
+  const out = await cp.kubectl(['apply', '-f', '-'], { input: yaml(ref) });
+  assert.match(out.stderr, /Warning: ghostwire: Rollout uses spec.workloadRef .* annotate the referenced workload/);
+});
+
+test('kubectl describe shows the status annotation and the GhostwireInjected Event', async () => {
+  const events = await waitFor('GhostwireInjected event on deployment orders', 20_000, async () => {
+    const e = await eventsFor('Deployment', 'orders');
+    return e.some((x) => x.reason === 'GhostwireInjected') ? e : undefined;
+  });
+  assert.ok(events.length >= 1);
+  const describe = (await cp.kubectl(['-n', NS, 'describe', 'deployment', 'orders'])).stdout;
+  // kubectl folds long annotation values onto the next line.
+  assert.ok(/ghostwire\.dev\/status:\s+\{"version":/.test(describe), 'describe shows the status annotation');
+  assert.ok(/Normal\s+GhostwireInjected\s+.*Injected init container ghostwire-init and sidecar ghostwire-watcher/.test(describe), 'describe shows the Event');
+});
+
+test('kubectl apply --dry-run=server injects in the returned object but records no Event', async () => {
+  const out = await cp.kubectl(['apply', '--dry-run=server', '-o', 'json', '-f', '-'], { input: yaml(deployment('dryrun-only')) });
+  assert.ok(JSON.parse(out.stdout).spec.template.spec.containers.some((c: { name: string }) => c.name === 'ghostwire-watcher'));
+  await new Promise((r) => setTimeout(r, 3000));
+  assert.deepEqual(await eventsFor('Deployment', 'dryrun-only'), []);
+  const line = webhookLog.split('\n').find((l) => l.includes('"name":"dryrun-only"'));
+  assert.ok(line?.includes('"dryRun":true'), 'the webhook saw the dry run');
+});
+
+test('an invalid annotation is refused with a message naming it, printed by kubectl apply', async () => {
+  const bad = deployment('broken', { 'ghostwire.dev/enabled': 'true', 'ghostwire.dev/jumpHook': 'FORWARD', 'ghostwire.dev/excludeCidrs': '10.0.0.0/33' });
+  const out = await cp.kubectl(['apply', '-f', '-'], { input: yaml(bad), allowFail: true });
+  assert.notEqual(out.code, 0);
+  assert.match(out.stderr, /ghostwire\.dev\/jumpHook: "FORWARD" is invalid; allowed: "OUTPUT" or "PREROUTING"/);
+  assert.match(out.stderr, /ghostwire\.dev\/excludeCidrs: "10\.0\.0\.0\/33" is invalid/);
+  assert.equal((await cp.kubectl(['-n', NS, 'get', 'deployment', 'broken'], { allowFail: true })).code, 1, 'nothing was stored');
+});
+
+test('unannotated workloads and kube-system are untouched', async () => {
+  await cp.kubectl(['apply', '-f', '-'], { input: yaml(deployment('plain', {})) });
+  const plain = await getJson(['-n', NS, 'get', 'deployment', 'plain']);
+  assert.deepEqual(plain.spec.template.spec.containers.map((c: { name: string }) => c.name), ['app']);
+  assert.equal(plain.metadata.annotations?.['ghostwire.dev/status'], undefined);
+  // kube-system is labelled for injection above, yet excluded by the selector and by the server itself.
+  await cp.kubectl(['apply', '-f', '-'], { input: yaml(deployment('system-thing', undefined, 'kube-system')) });
+  const sys = await getJson(['-n', 'kube-system', 'get', 'deployment', 'system-thing']);
+  assert.deepEqual(sys.spec.template.spec.containers.map((c: { name: string }) => c.name), ['app']);
+});
+
+test('a second webhook mutating the same objects with reinvocation leaves exactly one copy of every ghostwire container', async (t) => {
+  // Test double: adds a sidecar of its own and, if it sees ghostwire's containers, an env var to each.
+  const doublePort = await freePort();
+  const pair = generateServing(ca, { commonName: 'double', dnsNames: [], ips: ['127.0.0.1'], days: 1 });
+  let calls = 0;
+  const server: Server = createHttpsServer({ key: pair.keyPem, cert: pair.certPem }, (req, res) => {
+    let body = '';
+    req.on('data', (d: Buffer) => (body += d.toString()));
+    req.on('end', () => {
+      calls++;
+      const review = JSON.parse(body);
+      const spec = review.request.object.spec.template?.spec ?? review.request.object.spec;
+      const ops: unknown[] = [];
+      if (!spec.containers.some((c: { name: string }) => c.name === 'other-sidecar')) {
+        ops.push({ op: 'add', path: spec === review.request.object.spec ? '/spec/containers/-' : '/spec/template/spec/containers/-', value: { name: 'other-sidecar', image: 'other:1' } });
+      }
+      const response: Record<string, unknown> = { uid: review.request.uid, allowed: true };
+      if (ops.length) Object.assign(response, { patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(ops)).toString('base64') });
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response }));
+    });
+  });
+  await new Promise<void>((r) => server.listen(doublePort, '127.0.0.1', () => r()));
+  t.after(() => server.close());
+  // Named to sort after "ghostwire", so it runs second and forces ghostwire's reinvocation.
+  const cfg = webhookConfiguration('zz-other', `https://127.0.0.1:${doublePort}/mutate`, Buffer.from(ca.certPem).toString('base64'));
+  await cp.kubectl(['apply', '-f', '-'], { input: yaml(cfg) });
+  t.after(async () => {
+    await cp.kubectl(['delete', 'mutatingwebhookconfiguration', 'zz-other', '--ignore-not-found']);
+  });
+  const d = await waitFor('both webhooks applied', 30_000, async () => {
+    const r = await cp.kubectl(['apply', '--dry-run=server', '-o', 'json', '-f', '-'], { input: yaml(deployment('reinvoked')) });
+    const names = JSON.parse(r.stdout).spec.template.spec.containers.map((c: { name: string }) => c.name);
+    return names.includes('other-sidecar') && names.includes('ghostwire-watcher') ? JSON.parse(r.stdout) : undefined;
+  }, 500);
+  const all = [...d.spec.template.spec.initContainers, ...d.spec.template.spec.containers].map((c: { name: string }) => c.name);
+  assert.deepEqual(all.sort(), ['app', 'ghostwire-init', 'ghostwire-watcher', 'migrate', 'other-sidecar']);
+  assert.ok(calls > 0);
+  const reinvocations = webhookLog.split('\n').filter((l) => l.includes('"name":"reinvoked"')).length;
+  assert.ok(reinvocations >= 2, `ghostwire was reinvoked after the other webhook (${reinvocations} admissions)`);
+});
+
+test('changing the defaults ConfigMap changes the next injection without a restart; an invalid version keeps the last good one', async () => {
+  const pid = webhook!.pid;
+  await cp.kubectl(['-n', GW_NS, 'create', 'configmap', 'ghostwire-defaults', '--from-literal=config.yaml=image: registry.example/ghostwire:9.9.9\nnatChain: TEAM_DNAT\n', '--dry-run=client', '-o', 'yaml'])
+    .then((r) => cp.kubectl(['apply', '-f', '-'], { input: r.stdout }));
+  const injected = await waitFor('new defaults in effect', 20_000, async () => {
+    const r = await cp.kubectl(['apply', '--dry-run=server', '-o', 'json', '-f', '-'], { input: yaml(deployment('after-cm')) });
+    const w = JSON.parse(r.stdout).spec.template.spec.containers.find((c: { name: string }) => c.name === 'ghostwire-watcher');
+    return w?.image === 'registry.example/ghostwire:9.9.9' ? w : undefined;
+  }, 300);
+  assert.equal(injected.env.find((e: { name: string }) => e.name === 'GW_NAT_CHAIN').value, 'TEAM_DNAT');
+  // An invalid version is rejected with a logged error; the previous one stays in force.
+  await cp.kubectl(['-n', GW_NS, 'create', 'configmap', 'ghostwire-defaults', '--from-literal=config.yaml=natChain: "bad chain"\n', '--dry-run=client', '-o', 'yaml'])
+    .then((r) => cp.kubectl(['apply', '-f', '-'], { input: r.stdout }));
+  await waitFor('rejection logged', 20_000, async () => webhookLog.includes('defaults ConfigMap rejected'));
+  const r = await cp.kubectl(['apply', '--dry-run=server', '-o', 'json', '-f', '-'], { input: yaml(deployment('after-bad-cm')) });
+  const w = JSON.parse(r.stdout).spec.template.spec.containers.find((c: { name: string }) => c.name === 'ghostwire-watcher');
+  assert.equal(w.env.find((e: { name: string }) => e.name === 'GW_NAT_CHAIN').value, 'TEAM_DNAT');
+  assert.equal(webhook!.pid, pid, 'same process');
+});
+
+test('rotating the serving certificate files mid-test: admissions keep succeeding', async () => {
+  const before = readFileSync(join(dir, 'tls.crt'), 'utf8');
+  let ok = 0;
+  let failed = 0;
+  let rotated = false;
+  const deadline = Date.now() + 8000;
+  while (Date.now() < deadline) {
+    if (!rotated && ok >= 3) {
+      writeServing(3);
+      rotated = true;
+    }
+    const r = await cp.kubectl(['apply', '--dry-run=server', '-o', 'json', '-f', '-'], { input: yaml(deployment(`rot-${ok}`)), allowFail: true });
+    if (r.code === 0 && JSON.parse(r.stdout).spec.template.spec.containers.some((c: { name: string }) => c.name === 'ghostwire-watcher')) ok++;
+    else failed++;
+  }
+  assert.ok(rotated);
+  assert.notEqual(readFileSync(join(dir, 'tls.crt'), 'utf8'), before);
+  assert.equal(failed, 0, `${failed} admissions failed around the rotation`);
+  assert.ok(ok >= 6, `admissions after rotation (${ok})`);
+  await waitFor('reload logged', 5000, async () => webhookLog.includes('serving certificate reloaded'));
+});
+
+test('the webhook is fail-closed in scope: with it down, annotated objects in opted-in namespaces are refused, others pass', async () => {
+  webhook!.kill('SIGTERM');
+  await new Promise((r) => webhook!.once('exit', r));
+  const refused = await cp.kubectl(['apply', '-f', '-'], { input: yaml(deployment('while-down')), allowFail: true });
+  assert.notEqual(refused.code, 0);
+  assert.match(refused.stderr, /failed calling webhook/);
+  const other = await cp.kubectl(['apply', '-f', '-'], { input: yaml(deployment('other-ns', { 'ghostwire.dev/enabled': 'true' }, 'default')) });
+  assert.equal(other.code, 0, 'namespaces outside the scope are unaffected');
+  const unannotated = await cp.kubectl(['apply', '-f', '-'], { input: yaml(deployment('unannotated-while-down', {})) });
+  assert.equal(unannotated.code, 0, 'objects without the annotation are not sent to the webhook at all (matchConditions)');
+  await startWebhook();
+  await waitForInjection();
+});
