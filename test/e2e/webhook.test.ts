@@ -202,6 +202,9 @@ test('kubectl describe shows the status annotation and the GhostwireInjected Eve
   // kubectl folds long annotation values onto the next line.
   assert.ok(/ghostwire\.dev\/status:\s+\{"version":/.test(describe), 'describe shows the status annotation');
   assert.ok(/Normal\s+GhostwireInjected\s+.*Injected init container ghostwire-init and sidecar ghostwire-watcher/.test(describe), 'describe shows the Event');
+  // The API server's audit log carries our auditAnnotations, prefixed with the webhook's name.
+  const audit = readFileSync(join(cp.dir, 'audit.log'), 'utf8').split('\n').filter((l) => l.includes('"deployments"') && l.includes('"orders"'));
+  assert.ok(audit.some((l) => /"ghostwire\.ghostwire\.dev\/injected":"true"/.test(l) && /"ghostwire\.ghostwire\.dev\/config-hash":"[0-9a-f]{16}"/.test(l)), 'audit log has injected and config-hash');
 });
 
 test('kubectl apply --dry-run=server injects in the returned object but records no Event', async () => {
