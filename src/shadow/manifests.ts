@@ -161,9 +161,11 @@ function wireguardContainer(tunnel: ResolvedTunnel, image: string): V1Container 
 
 function deployment(tunnel: ResolvedTunnel, network: ShadowInput['network'], owner: ShadowOwner | undefined): ShadowDeployment {
   const { identity, mode } = tunnel;
-  const podSecurity: V1PodSecurityContext = { seccompProfile: { type: 'RuntimeDefault' } };
+  const podSecurity: V1PodSecurityContext =
+    mode === 'plain'
+      ? { runAsNonRoot: true, runAsUser: WSTUNNEL_UID, runAsGroup: WSTUNNEL_UID, fsGroup: WSTUNNEL_UID, seccompProfile: { type: 'RuntimeDefault' } }
+      : { seccompProfile: { type: 'RuntimeDefault' } };
   if (mode === 'plain') {
-    Object.assign(podSecurity, { runAsNonRoot: true, runAsUser: WSTUNNEL_UID, runAsGroup: WSTUNNEL_UID, fsGroup: WSTUNNEL_UID });
     // Reverse tunnels bind the workload's ports as a non-root user; a safe, namespaced sysctl allows ports < 1024.
     if (tunnel.ports.some((p) => p.port < 1024)) podSecurity.sysctls = [{ name: 'net.ipv4.ip_unprivileged_port_start', value: '0' }];
   }
@@ -271,11 +273,13 @@ function wireguardUpScript(): string {
     '#!/bin/sh',
     '# Builds wg0.conf from the non-secret parts in this ConfigMap and the keys Secret mounted read-only, brings',
     "# WireGuard up and forwards the shadow's ports to the remote peer. Runs with CAP_NET_ADMIN only.",
+    '# Idempotent: a restarted container finds the pod\'s interface, rules and /run (an emptyDir) as it left them.',
     'set -eu',
     'umask 077',
     `cfg=${CONFIG_MOUNT}`,
     `keys=${KEYS_MOUNT}`,
     'mkdir -p /run/wireguard',
+    'rm -f /run/wireguard/ready',
     'conf=/run/wireguard/wg0.conf',
     '{',
     '  cat "$cfg/interface.conf"',
@@ -287,14 +291,18 @@ function wireguardUpScript(): string {
     '  echo "ghostwire: net.ipv4.ip_forward is 0 in this pod; full-mesh forwarding cannot work" >&2',
     '  exit 1',
     'fi',
+    'ip link del wg0 2>/dev/null || true',
     'wg-quick up "$conf"',
+    'for c in GW_SHADOW_PRE GW_SHADOW_POST; do iptables -t nat -N "$c" 2>/dev/null || iptables -t nat -F "$c"; done',
+    'iptables -t nat -C PREROUTING -j GW_SHADOW_PRE 2>/dev/null || iptables -t nat -A PREROUTING -j GW_SHADOW_PRE',
+    'iptables -t nat -C POSTROUTING -j GW_SHADOW_POST 2>/dev/null || iptables -t nat -A POSTROUTING -j GW_SHADOW_POST',
     'for p in $(cat "$cfg/forward-ports"); do',
-    `  iptables -t nat -A PREROUTING ! -i wg0 -p "\${p%%/*}" --dport "\${p##*/}" -j DNAT --to-destination ${WG_PEER_ADDRESS}`,
+    `  iptables -t nat -A GW_SHADOW_PRE ! -i wg0 -p "\${p%%/*}" --dport "\${p##*/}" -j DNAT --to-destination ${WG_PEER_ADDRESS}`,
     'done',
-    'iptables -t nat -A POSTROUTING -o wg0 -j MASQUERADE',
-    `iptables -t nat -A POSTROUTING -s ${WG_PEER_ADDRESS}/32 ! -o wg0 -j MASQUERADE`,
+    'iptables -t nat -A GW_SHADOW_POST -o wg0 -j MASQUERADE',
+    `iptables -t nat -A GW_SHADOW_POST -s ${WG_PEER_ADDRESS}/32 ! -o wg0 -j MASQUERADE`,
     'touch /run/wireguard/ready',
-    'trap \'wg-quick down "$conf"; exit 0\' TERM INT',
+    'trap \'rm -f /run/wireguard/ready; wg-quick down "$conf"; exit 0\' TERM INT',
     'while :; do sleep 3600 & wait $!; done',
     '',
   ].join('\n');
