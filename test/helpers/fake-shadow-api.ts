@@ -22,6 +22,8 @@ export class FakeShadowApi implements ShadowApi {
   autoReady = true;
   /** Return an error to make apply() of this object fail (before it is stored). */
   failApply: (obj: ShadowObject) => Error | undefined = () => undefined;
+  /** Return an error to make apply() of this object fail AFTER it was stored (a lost response). */
+  failApplyAfterStore: (obj: ShadowObject) => Error | undefined = () => undefined;
   /** Number of upcoming patchAnnotations() calls that fail. */
   failStatusWrites = 0;
   failEvents = false;
@@ -59,6 +61,8 @@ export class FakeShadowApi implements ShadowApi {
     stored.metadata = { ...stored.metadata, uid: existing?.metadata?.uid ?? `uid-${++this.uid}`, generation } as ApiObject['metadata'];
     this.objects.set(key, stored);
     if (obj.kind === 'Deployment' && this.autoReady) this.makeReady(stored);
+    const late = this.failApplyAfterStore(obj);
+    if (late) throw late;
     return clone(stored);
   }
 
