@@ -247,7 +247,7 @@ export class ShadowReconciler {
       });
     } catch (err) {
       if (err instanceof AbortedError || signal?.aborted) {
-        this.log.info({ workload: workloadKey(w) }, 'shadow attempt aborted: the workload changed');
+        this.log.info({ workload: workloadKey(w) }, 'shadow attempt abandoned: the workload changed or the controller is stopping');
         return { state: 'Aborted' };
       }
       const cleanupErrors = await this.cleanup(w, attempt);
@@ -509,12 +509,17 @@ interface KeyState {
   timer?: ReturnType<typeof setTimeout>;
 }
 
-/** Inputs that can change what a reconcile does; the status annotation we write ourselves is left out. */
+/**
+ * Inputs that can change what a reconcile does: identity, spec generation (the pod template), deletion and the
+ * ghostwire.dev/ annotations on the object. Our own status annotation and other controllers' annotations (the
+ * Deployment controller's revision) are left out, so they never abort a running attempt.
+ */
 export function workloadFingerprint(w: Workload | undefined): string {
   if (!w) return 'gone';
-  const annotations = { ...(w.metadata.annotations ?? {}) };
-  delete annotations[TUNNEL_STATUS_ANNOTATION];
-  return JSON.stringify([w.metadata.uid, w.metadata.generation ?? 0, Boolean(w.metadata.deletionTimestamp), Object.entries(annotations).sort()]);
+  const config = Object.entries(w.metadata.annotations ?? {})
+    .filter(([k]) => k.startsWith(ANNOTATION_PREFIX) && k !== TUNNEL_STATUS_ANNOTATION)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return JSON.stringify([w.metadata.uid, w.metadata.generation ?? 0, Boolean(w.metadata.deletionTimestamp), config]);
 }
 
 export class ShadowController {

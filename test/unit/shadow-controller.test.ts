@@ -349,3 +349,37 @@ test('WireGuard keys: X25519, 32 raw bytes in base64, public key derivable', () 
   const alice = Buffer.from('77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a', 'hex').toString('base64');
   assert.equal(Buffer.from(wireGuardPublicKey(alice), 'base64').toString('hex'), '8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a');
 });
+
+test('the queue abandons a running attempt only when the workload\'s inputs change', async () => {
+  const { workloadFingerprint } = await import('../../src/shadow/controller.js');
+  const base = deploymentWorkload();
+  const same = structuredClone(base);
+  same.metadata.annotations = { ...same.metadata.annotations, 'deployment.kubernetes.io/revision': '2', [TUNNEL_STATUS_ANNOTATION]: '{"phase":"Ready"}' };
+  assert.equal(workloadFingerprint(same), workloadFingerprint(base), 'other controllers\' and our own annotations do not count');
+  const changed = structuredClone(base);
+  changed.metadata.annotations = { ...changed.metadata.annotations, 'ghostwire.dev/fullMesh': 'true' };
+  assert.notEqual(workloadFingerprint(changed), workloadFingerprint(base));
+
+  let current: Workload = base;
+  const runs: string[] = [];
+  const reconciler = {
+    reconcile: (w: Workload, signal?: AbortSignal) =>
+      new Promise<{ state: 'Aborted' } | { state: 'Ready'; endpoint: string }>((resolve) => {
+        runs.push(w.metadata.annotations?.['ghostwire.dev/fullMesh'] ?? 'unset');
+        if (w.metadata.annotations?.['ghostwire.dev/fullMesh'] === 'true') return resolve({ state: 'Ready', endpoint: 'x' });
+        signal?.addEventListener('abort', () => resolve({ state: 'Aborted' }));
+      }),
+  };
+  const controller = new ShadowController({ reconciler, lookup: () => structuredClone(current), log: nullLog });
+  controller.enqueue('Deployment/shop/web');
+  await new Promise((r) => setTimeout(r, 5));
+  current = same;
+  controller.enqueue('Deployment/shop/web'); // status/revision only: keeps running
+  await new Promise((r) => setTimeout(r, 5));
+  assert.deepEqual(runs, ['unset']);
+  current = changed;
+  controller.enqueue('Deployment/shop/web'); // new config: abandon and rerun
+  await controller.idle();
+  assert.deepEqual(runs, ['unset', 'true']);
+  controller.stop();
+});
