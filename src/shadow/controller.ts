@@ -196,8 +196,14 @@ export class ShadowReconciler {
   }
 
   /** One reconcile. Throws StatusWriteError (and only that kind of error) when the status could not be written. */
-  async reconcile(w: Workload, signal?: AbortSignal): Promise<ReconcileOutcome> {
-    if (isShadowObject(w)) return { state: 'Skipped', reason: 'a ghostwire shadow object' };
+  async reconcile(cached: Workload, signal?: AbortSignal): Promise<ReconcileOutcome> {
+    if (isShadowObject(cached)) return { state: 'Skipped', reason: 'a ghostwire shadow object' };
+    if (cached.metadata.deletionTimestamp) return { state: 'Skipped', reason: 'being deleted (garbage collection removes the shadow)' };
+    // Read our own writes: an informer cache may not show the status written a moment ago yet, and deciding on a
+    // stale status would repeat a write and its Event.
+    const live = await this.api.get(workloadRef(cached));
+    if (!live || live.metadata?.uid !== cached.metadata.uid) return { state: 'Skipped', reason: 'the workload is gone' };
+    const w: Workload = { ...cached, metadata: live.metadata as Workload['metadata'], spec: (live as { spec?: Workload['spec'] }).spec };
     if (w.metadata.deletionTimestamp) return { state: 'Skipped', reason: 'being deleted (garbage collection removes the shadow)' };
     const annotations = w.metadata.annotations ?? {};
     const resolved = resolveConfig(this.options.defaults, [annotations, w.spec?.template?.metadata?.annotations]);

@@ -67,7 +67,7 @@ export class FakeShadowApi implements ShadowApi {
   }
 
   async get(ref: ShadowRef): Promise<ApiObject | undefined> {
-    const o = this.objects.get(refKey(ref));
+    const o = this.objects.get(refKey(ref)) ?? (this.workloads.get(refKey(ref)) as ApiObject | undefined);
     return o ? clone(o) : undefined;
   }
 

@@ -383,3 +383,18 @@ test('the queue abandons a running attempt only when the workload\'s inputs chan
   assert.deepEqual(runs, ['unset', 'true']);
   controller.stop();
 });
+
+test('a stale cached copy does not repeat status writes or Events (the live object is read first)', async () => {
+  const { api, reconciler } = setup();
+  const stale = structuredClone(api.workload('Deployment', NS, 'web'));
+  assert.equal((await reconciler.reconcile(structuredClone(stale))).state, 'Ready');
+  const writes = api.calls.filter((c) => c.startsWith('patch')).length;
+  const events = api.events.length;
+  // The informer has not caught up: the copy still has no status annotation.
+  assert.equal((await reconciler.reconcile(structuredClone(stale))).state, 'Ready');
+  assert.equal(api.calls.filter((c) => c.startsWith('patch')).length, writes);
+  assert.equal(api.events.length, events);
+  // A workload that is gone (or replaced under the same name) is skipped.
+  api.workloads.delete('Deployment/shop/web');
+  assert.equal((await reconciler.reconcile(structuredClone(stale))).state, 'Skipped');
+});
