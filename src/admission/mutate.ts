@@ -14,7 +14,8 @@ import {
   resolveConfig,
   resolveEnabled,
 } from '../config/index.js';
-import { parseStatusAnnotation, renderParts, statusAnnotationValue } from '../inject/render.js';
+import { OWN_CONTAINERS, parseStatusAnnotation, renderParts, statusAnnotationValue } from '../inject/render.js';
+import { collectContainerPorts } from '../shadow/ports.js';
 import { annotationOps, planSpec, specOps } from '../inject/template.js';
 import { tunnelAnnotations } from '../shadow/annotations.js';
 import { type MutationMemo, rememberJson } from './memo.js';
@@ -116,19 +117,11 @@ function eventTarget(req: AdmissionRequest, object: KubeObject, namespace: strin
   return ref;
 }
 
-function collectPorts(template: PodTemplate): TunnelPort[] {
-  const out: TunnelPort[] = [];
-  for (const c of template.spec?.containers ?? []) {
-    for (const p of c.ports ?? []) {
-      if (typeof p.containerPort !== 'number') continue;
-      const protocol = (p.protocol ?? 'TCP').toUpperCase();
-      if (protocol !== 'TCP' && protocol !== 'UDP' && protocol !== 'SCTP') continue;
-      const port: TunnelPort = { port: p.containerPort, protocol };
-      if (p.name) port.name = p.name;
-      out.push(port);
-    }
-  }
-  return out;
+/** Ports of the workload's own containers: ghostwire's watcher port must never become a tunnel port. */
+function workloadPorts(template: PodTemplate): TunnelPort[] {
+  const spec = template.spec ?? {};
+  const own = (c: { name: string }) => !OWN_CONTAINERS.has(c.name);
+  return collectContainerPorts({ containers: (spec.containers ?? []).filter(own), initContainers: (spec.initContainers ?? []).filter(own) } as never);
 }
 
 /** The ghostwire.dev/* annotations of every layer: all that config resolution reads. */
@@ -231,7 +224,7 @@ export function mutate(req: AdmissionRequest, ctx: MutateContext): MutationOutco
     namespace,
     config,
     network: ctx.defaults.network,
-    containerPorts: collectPorts(template),
+    containerPorts: workloadPorts(template),
     tunnelKey: ctx.tunnelKey,
   });
   const tunnelErrors = tunnel.errors.map((e) => `ghostwire.dev/tunnel: ${e}`);

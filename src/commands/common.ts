@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { type Defaults, builtinDefaults, formatFieldErrors, parseDefaults } from '../config/index.js';
+import { loadTunnelKey } from '../shadow/tunnel-key-file.js';
 
 export class UsageError extends Error {}
 
@@ -26,24 +27,12 @@ export function loadDefaultsFile(path: string | undefined): Defaults {
   return defaults;
 }
 
-/**
- * The key that signs tunnel upgrade-path prefixes. Without a file, a fixed development key is used and said so:
- * fine for `inject` previews, never for a cluster (the Helm chart always mounts a generated key).
- */
-export const DEV_TUNNEL_KEY = 'ghostwire-development-tunnel-key';
-
-export function loadTunnelKey(path: string | undefined, warn: (msg: string) => void): string {
-  if (!path) {
-    warn('no --tunnel-key-file given: tunnel path prefixes are signed with the public development key');
-    return DEV_TUNNEL_KEY;
-  }
+/** The tunnel signing key (see docs/shadow-tunnel.md); a missing or unreadable file is a usage error. */
+export function tunnelKeyFromFlag(path: string | undefined, warn: (msg: string) => void): string {
   try {
-    const key = readFileSync(path, 'utf8').trim();
-    if (key.length < 16) throw new UsageError(`--tunnel-key-file ${path}: the key must be at least 16 characters`);
-    return key;
+    return loadTunnelKey(path, { env: process.env, warn }).key;
   } catch (err) {
-    if (err instanceof UsageError) throw err;
-    throw new UsageError(`--tunnel-key-file: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new UsageError(`--tunnel-key-file: ${(err as Error).message}`);
   }
 }
 

@@ -4,7 +4,7 @@ import { parseAllDocuments, stringify } from 'yaml';
 import { VERSION } from '../version.js';
 import { flatten, injectDocuments } from '../inject/offline.js';
 import { TUNNEL_CLIENT_COMMAND_ANNOTATION } from '../config/index.js';
-import { UsageError, guard, loadDefaultsFile, loadTunnelKey, parseFlags } from './common.js';
+import { UsageError, guard, loadDefaultsFile, tunnelKeyFromFlag, parseFlags } from './common.js';
 
 const USAGE = `Usage: ghostwire inject [-f FILE|-] [--defaults FILE] [--namespace NS] [-o yaml|json] [--patch] [--tunnel-key-file F]
 
@@ -65,7 +65,7 @@ export async function run(argv: string[]): Promise<number> {
     const defaults = loadDefaultsFile(values.defaults);
     const docs = parseManifests(readInput(values.file as string), values.file as string);
     const warned: string[] = [];
-    const tunnelKey = loadTunnelKey(values['tunnel-key-file'], (m) => warned.push(m));
+    const tunnelKey = tunnelKeyFromFlag(values['tunnel-key-file'], (m) => warned.push(m));
     const results = injectDocuments(docs, { defaults, version: VERSION, tunnelKey }, values.namespace as string);
     const flat = flatten(results);
     // The development-key warning matters only when a tunnel command was actually signed with it.

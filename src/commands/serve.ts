@@ -12,7 +12,7 @@ import type { Defaults } from '../config/index.js';
 import { buildApp } from '../server/app.js';
 import { createWebhookMetrics } from '../server/metrics.js';
 import { loadTlsPair, watchTls } from '../server/tls-reload.js';
-import { UsageError, guard, loadDefaultsFile, loadTunnelKey, parseFlags } from './common.js';
+import { UsageError, guard, loadDefaultsFile, tunnelKeyFromFlag, parseFlags } from './common.js';
 import { makeWebhookCerts, writeCertFiles } from './certs.js';
 
 const USAGE = `Usage: ghostwire serve [--port N] [--host ADDR] [--tls-cert F --tls-key F]
@@ -85,7 +85,7 @@ export async function run(argv: string[]): Promise<number> {
 
     const metrics = createWebhookMetrics();
     metrics.certificateExpiry.set(pair.notAfter.getTime() / 1000);
-    const tunnelKey = loadTunnelKey(values['tunnel-key-file'], (m) => log.warn(m));
+    const tunnelKey = tunnelKeyFromFlag(values['tunnel-key-file'], (m) => log.warn(m));
 
     // Defaults: a file (fixed), the ConfigMap (followed), or built-ins.
     let defaultsNow: () => Defaults;

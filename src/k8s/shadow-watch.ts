@@ -1,0 +1,164 @@
+// Informers (list + watch, no polling) for the shadow controller:
+//   - Deployments, StatefulSets, DaemonSets: the workloads; changes enqueue the workload (shadow Deployments,
+//     recognised by their labels, enqueue their owner instead);
+//   - shadow Pods, ReplicaSets and EndpointSlices (label-selected): wake readiness waits early.
+import { type KubeConfig, type KubernetesObject, KubernetesObjectApi, makeInformer, type Informer, type ObjectCache } from '@kubernetes/client-node';
+import { SHADOW_APP_NAME, SHADOW_MANAGED_BY } from '../shadow/identity.js';
+import { AbortedError, type ShadowLog, type Workload, WORKLOAD_KINDS, type WorkloadKind, errorMessage, isShadowObject } from '../shadow/controller.js';
+import { describeApiError } from './shadow-api.js';
+
+const PLURAL: Record<WorkloadKind, string> = { Deployment: 'deployments', StatefulSet: 'statefulsets', DaemonSet: 'daemonsets' };
+export const SHADOW_LABEL_SELECTOR = `app.kubernetes.io/name=${SHADOW_APP_NAME},app.kubernetes.io/managed-by=${SHADOW_MANAGED_BY}`;
+const RESTART_DELAY_MS = 5000;
+
+type Watched = Informer<KubernetesObject> & ObjectCache<KubernetesObject>;
+
+export interface ShadowWatchOptions {
+  namespace?: string;
+  log: ShadowLog;
+  /** Called with a workload key ("Kind/namespace/name") when it may need a reconcile. */
+  onWorkload: (key: string) => void;
+  /** Filter: only these workloads are enqueued (tunnel on, a status to clear, or a shadow to remove). */
+  interesting: (w: Workload, ownsShadow: boolean) => boolean;
+}
+
+export class ShadowWatch {
+  private readonly objects: KubernetesObjectApi;
+  private readonly workloads = new Map<WorkloadKind, Watched>();
+  private readonly helpers: Watched[] = [];
+  private waiters = new Set<() => void>();
+  private stopped = false;
+  private readonly timers = new Set<ReturnType<typeof setTimeout>>();
+
+  constructor(
+    private readonly kc: KubeConfig,
+    private readonly options: ShadowWatchOptions,
+  ) {
+    this.objects = KubernetesObjectApi.makeApiClient(kc);
+  }
+
+  private path(apiVersion: string, plural: string): string {
+    const root = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
+    return this.options.namespace ? `${root}/namespaces/${this.options.namespace}/${plural}` : `${root}/${plural}`;
+  }
+
+  private informer(apiVersion: string, kind: string, plural: string, labelSelector?: string): Watched {
+    const list = () =>
+      this.objects.list(apiVersion, kind, this.options.namespace, undefined, undefined, undefined, undefined, labelSelector) as never;
+    const inf = makeInformer(this.kc, this.path(apiVersion, plural), list, labelSelector) as Watched;
+    inf.on('error', (err: unknown) => {
+      if (this.stopped) return;
+      this.options.log.warn({ kind }, `watch of ${kind} failed (${describeApiError(err)}); restarting in ${RESTART_DELAY_MS}ms`);
+      const t = setTimeout(() => {
+        this.timers.delete(t);
+        if (!this.stopped) inf.start().catch((e: unknown) => this.options.log.error({ kind }, `restart failed: ${errorMessage(e)}`));
+      }, RESTART_DELAY_MS);
+      this.timers.add(t);
+    });
+    return inf;
+  }
+
+  async start(): Promise<void> {
+    for (const kind of WORKLOAD_KINDS) {
+      const inf = this.informer('apps/v1', kind, PLURAL[kind]);
+      const handle = (obj: KubernetesObject): void => this.onWorkloadEvent(kind, obj);
+      inf.on('add', handle);
+      inf.on('update', handle);
+      inf.on('delete', handle);
+      this.workloads.set(kind, inf);
+    }
+    for (const [apiVersion, kind, plural] of [
+      ['v1', 'Pod', 'pods'],
+      ['apps/v1', 'ReplicaSet', 'replicasets'],
+      ['discovery.k8s.io/v1', 'EndpointSlice', 'endpointslices'],
+    ] as const) {
+      const inf = this.informer(apiVersion, kind, plural, SHADOW_LABEL_SELECTOR);
+      const wake = (): void => this.notify();
+      inf.on('add', wake);
+      inf.on('update', wake);
+      inf.on('delete', wake);
+      this.helpers.push(inf);
+    }
+    await Promise.all([...this.workloads.values(), ...this.helpers].map((i) => i.start()));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers) clearTimeout(t);
+    await Promise.all([...this.workloads.values(), ...this.helpers].map((i) => i.stop().catch(() => undefined)));
+    this.notify();
+  }
+
+  private onWorkloadEvent(kind: WorkloadKind, raw: KubernetesObject): void {
+    const w = this.normalize(kind, raw);
+    if (!w) return;
+    if (isShadowObject(w)) {
+      // A shadow Deployment changed (or was deleted by hand): wake waits, reconcile its owner.
+      this.notify();
+      for (const o of raw.metadata?.ownerReferences ?? []) {
+        if ((WORKLOAD_KINDS as readonly string[]).includes(o.kind)) this.options.onWorkload(`${o.kind}/${w.metadata.namespace}/${o.name}`);
+      }
+      return;
+    }
+    if (this.options.interesting(w, this.ownsShadow(w))) this.options.onWorkload(`${kind}/${w.metadata.namespace}/${w.metadata.name}`);
+  }
+
+  /** Objects from a list carry no apiVersion/kind; watch events do. Normalise both. */
+  private normalize(kind: WorkloadKind, raw: KubernetesObject): Workload | undefined {
+    const m = raw.metadata;
+    if (!m?.name || !m.namespace || !m.uid) return undefined;
+    return { ...(raw as unknown as Workload), apiVersion: 'apps/v1', kind };
+  }
+
+  private ownsShadow(w: Workload): boolean {
+    const deployments = this.workloads.get('Deployment');
+    return (deployments?.list(w.metadata.namespace) ?? []).some(
+      (d) => isShadowObject(d as never) && (d.metadata?.ownerReferences ?? []).some((o) => o.uid === w.metadata.uid),
+    );
+  }
+
+  /** The cached workload for a key, or undefined when it is gone. */
+  lookup = (key: string): Workload | undefined => {
+    const [kind, namespace, name] = key.split('/') as [WorkloadKind, string, string];
+    const raw = this.workloads.get(kind)?.get(name, namespace);
+    return raw ? this.normalize(kind, raw) : undefined;
+  };
+
+  /** Every cached workload the filter keeps (periodic resync). */
+  keys(): string[] {
+    const out: string[] = [];
+    for (const [kind, inf] of this.workloads) {
+      for (const raw of inf.list()) {
+        const w = this.normalize(kind, raw);
+        if (w && !isShadowObject(w) && this.options.interesting(w, this.ownsShadow(w))) out.push(`${kind}/${w.metadata.namespace}/${w.metadata.name}`);
+      }
+    }
+    return out;
+  }
+
+  private notify(): void {
+    const waiters = this.waiters;
+    this.waiters = new Set();
+    for (const w of waiters) w();
+  }
+
+  /** Resolves after `ms` or at the next shadow object change; rejects when aborted. */
+  waitForChange = (ms: number, signal?: AbortSignal): Promise<void> =>
+    new Promise((resolve, reject) => {
+      if (signal?.aborted) return reject(new AbortedError('aborted'));
+      const done = (): void => {
+        clearTimeout(timer);
+        this.waiters.delete(done);
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      const onAbort = (): void => {
+        clearTimeout(timer);
+        this.waiters.delete(done);
+        reject(new AbortedError('aborted'));
+      };
+      const timer = setTimeout(done, ms);
+      this.waiters.add(done);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+}
