@@ -2,7 +2,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiError, AccessError, LiteClient, inClusterAccess, loadAccess, loadKubeconfig, type PodLike, type WatchEvent } from '../../src/k8s/lite-client.js';
@@ -20,6 +20,7 @@ before(async () => {
 });
 after(async () => {
   await stub.close();
+  rmSync(dir, { recursive: true, force: true });
 });
 
 async function client(auth: 'token' | 'cert' | 'none' = 'token'): Promise<LiteClient> {
@@ -135,6 +136,7 @@ test('in-cluster: the service-account token is re-read on every request (project
     c.close();
   }
   assert.throws(() => inClusterAccess({ KUBERNETES_SERVICE_HOST: '127.0.0.1' }, join(sa, 'nope')), /ca\.crt unreadable/);
+  rmSync(sa, { recursive: true, force: true });
 });
 
 test('watch: events in order, bookmarks, resourceVersion and fieldSelector sent; resolves when the server ends the stream', async () => {

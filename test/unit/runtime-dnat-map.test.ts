@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chainSpecs, formatDnatMap, parseDnatMap, writeFileAtomic, MAP_FORMAT, type DnatMap } from '../../src/runtime/dnat-map.js';
@@ -82,6 +82,7 @@ test('atomic write: mode 0644 whatever the umask, replaces the file, leaves no t
   assert.equal(statSync(path).mode & 0o777, 0o644);
   assert.deepEqual(parseDnatMap(readFileSync(path, 'utf8')), MAP);
   assert.deepEqual(readdirSync(join(dir, 'sub')), ['dnat.map']);
+  rmSync(dir, { recursive: true, force: true });
 });
 
 test('atomic write failure leaves the old file intact and no temporary file', async () => {
@@ -95,4 +96,5 @@ test('atomic write failure leaves the old file intact and no temporary file', as
   await assert.rejects(writeFileAtomic(target, 'new\n'));
   assert.equal(readFileSync(path, 'utf8'), 'old\n');
   assert.deepEqual(readdirSync(dir).sort(), ['adir', 'dnat.map']);
+  rmSync(dir, { recursive: true, force: true });
 });

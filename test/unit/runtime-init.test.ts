@@ -1,7 +1,7 @@
 // `ghostwire init` end to end against the stub API server over HTTPS, with an in-memory iptables (no root).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -27,7 +27,10 @@ before(async () => {
   resolv = join(dir, 'resolv.conf');
   writeFileSync(resolv, 'nameserver 10.96.0.10\n');
 });
-after(() => stub.close());
+after(async () => {
+  await stub.close();
+  rmSync(dir, { recursive: true, force: true });
+});
 
 function env(extra: Record<string, string> = {}): Record<string, string> {
   return { KUBECONFIG: kubeconfig, POD_NAMESPACE: stub.namespace, GW_IPTABLES_DNAT_MAP: join(dir, 'shared', 'dnat.map'), ...extra };

@@ -3,7 +3,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, writeFileSync, unlinkSync, readFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, unlinkSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { configFromEnv } from '../../src/config/index.js';
@@ -26,7 +26,10 @@ before(async () => {
   kubeconfig = stub.writeKubeconfig(dir);
   writeFileSync(join(dir, 'resolv.conf'), 'nameserver 10.96.0.10\n');
 });
-after(() => stub.close());
+after(async () => {
+  await stub.close();
+  rmSync(dir, { recursive: true, force: true });
+});
 
 interface Harness {
   watcher: Watcher;
