@@ -6,11 +6,15 @@
 //   serve ADDR:PORT=NAME ...                TCP servers that answer their NAME and close (who answered?)
 //   agent                                   JSON lines on stdin -> answers on stdout: {"id","op":"probe","host","port"}
 //                                           connects and returns what the server said; {"id","op":"http","url"} GETs
+//   time-exec                               stdin: JSON [{cmd,args,input?}, ...]; runs them one after the other with
+//                                           execFile and prints "result {ms, failed, firstError}" (bench timing
+//                                           without the `ip netns exec` cost in the loop)
 //
 // Each mode prints one line starting with "ready" once it is listening.
 import net from 'node:net';
 import http from 'node:http';
 import { createInterface } from 'node:readline';
+import { execFile } from 'node:child_process';
 
 function hostPort(text: string): { host: string; port: number } {
   const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(text);
@@ -96,11 +100,36 @@ async function agent(): Promise<void> {
   rl.on('close', () => process.exit(0));
 }
 
+async function timeExec(): Promise<void> {
+  let text = '';
+  for await (const chunk of process.stdin) text += (chunk as Buffer).toString();
+  const runs = JSON.parse(text) as Array<{ cmd: string; args: string[]; input?: string }>;
+  process.stdout.write('ready\n');
+  let failed = 0;
+  let firstError: string | undefined;
+  const started = performance.now();
+  for (const r of runs) {
+    await new Promise<void>((resolve) => {
+      const child = execFile(r.cmd, r.args, (err, _out, stderr) => {
+        if (err) {
+          failed++;
+          firstError ??= `${r.cmd}: ${stderr.trim() || err.message}`;
+        }
+        resolve();
+      });
+      child.stdin?.on('error', () => undefined);
+      child.stdin?.end(r.input ?? '');
+    });
+  }
+  const ms = performance.now() - started;
+  process.stdout.write(`result ${JSON.stringify({ ms, failed, firstError })}\n`);
+}
+
 const [mode, ...rest] = process.argv.slice(2);
-const modes: Record<string, (a: string[]) => Promise<void>> = { bridge, serve, agent: () => agent() };
+const modes: Record<string, (a: string[]) => Promise<void>> = { bridge, serve, agent: () => agent(), 'time-exec': () => timeExec() };
 const fn = modes[mode ?? ''];
 if (!fn) {
-  process.stderr.write(`usage: netns-tool.js bridge|serve|agent ...\n`);
+  process.stderr.write(`usage: netns-tool.js bridge|serve|agent|time-exec ...\n`);
   process.exit(2);
 }
 fn(rest).catch((err: Error) => {
