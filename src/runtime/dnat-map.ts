@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, open, rename, unlink } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
-import { parseChainName } from '../config/validate.js';
+import { parseChainName, parseDnsSuffix } from '../config/validate.js';
 import { canonicalCidr, canonicalIP, hostPort, type Family } from './iptables/addr.js';
 import type { DnatRule, Exclusion, ChainSpec } from './iptables/rules.js';
 import type { Claim, PairScheme, SkipCode } from './discovery.js';
@@ -36,6 +36,8 @@ export interface DnatMap {
   format: typeof MAP_FORMAT;
   generatedAt: string;
   namespace: string;
+  /** GW_DNS_SUFFIX: Service names in the map resolve as <name>.<namespace><dnsSuffix>. */
+  dnsSuffix?: string;
   chain: string;
   /** Families whose chain was programmed (4, and 6 when GW_IPV6=true). */
   families: Family[];
@@ -69,6 +71,7 @@ export function formatDnatMap(map: DnatMap): string {
   const lines: string[] = [
     `# ghostwire DNAT map (${MAP_FORMAT}): written by "ghostwire init", read back by "ghostwire watch". Do not edit.`,
     `# namespace ${map.namespace}, chain ${map.chain}, families ${map.families.map(fam).join('+')}, generated ${map.generatedAt}`,
+    ...(map.dnsSuffix ? [`# Service names below resolve as <name>.${map.namespace}${map.dnsSuffix}`] : []),
     `# ${map.exclusions.length} exclusions, ${map.mappings.length} DNAT rules, ${map.skipped.length} skipped, ${map.conflicts.length} conflicts`,
     '#',
   ];
@@ -100,6 +103,7 @@ export function formatDnatMap(map: DnatMap): string {
     `  "format": ${JSON.stringify(map.format)}`,
     `  "generatedAt": ${JSON.stringify(map.generatedAt)}`,
     `  "namespace": ${JSON.stringify(map.namespace)}`,
+    ...(map.dnsSuffix !== undefined ? [`  "dnsSuffix": ${JSON.stringify(map.dnsSuffix)}`] : []),
     `  "chain": ${JSON.stringify(map.chain)}`,
     `  "families": ${JSON.stringify(map.families)}`,
     `  "exclusions": ${arr(map.exclusions.map((e) => ({ family: e.family, cidr: e.cidr, source: e.source })))}`,
@@ -200,7 +204,7 @@ export function parseDnatMap(text: string, source = 'dnat map'): DnatMap {
     const c = obj(raw, `conflicts[${i}]`);
     return { loser: claim(c.loser, `conflicts[${i}].loser`), winner: claim(c.winner, `conflicts[${i}].winner`) };
   });
-  return {
+  const out: DnatMap = {
     format: MAP_FORMAT,
     generatedAt: str(d.generatedAt, 'generatedAt'),
     namespace: str(d.namespace, 'namespace'),
@@ -211,6 +215,11 @@ export function parseDnatMap(text: string, source = 'dnat map'): DnatMap {
     skipped,
     conflicts,
   };
+  if (d.dnsSuffix !== undefined) {
+    const ds = parseDnsSuffix(str(d.dnsSuffix, 'dnsSuffix'));
+    out.dnsSuffix = ds.ok ? ds.value : fail('dnsSuffix', `is not a DNS suffix (${ds.allowed})`);
+  }
+  return out;
 }
 
 /** Write `text` to `path` atomically: a temporary file in the same directory, fsync, mode 0644, rename. */

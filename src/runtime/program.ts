@@ -65,6 +65,7 @@ export function planFromServices(
     format: MAP_FORMAT,
     generatedAt: now.toISOString(),
     namespace: config.effectiveNamespace,
+    dnsSuffix: config.dnsSuffix,
     chain: config.natChain,
     families,
     exclusions,

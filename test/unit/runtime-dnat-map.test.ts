@@ -10,6 +10,7 @@ const MAP: DnatMap = {
   format: MAP_FORMAT,
   generatedAt: '2026-01-02T03:04:05.000Z',
   namespace: 'shop',
+  dnsSuffix: '.svc.cluster.local',
   chain: 'CANARY_DNAT',
   families: [4, 6],
   exclusions: [
@@ -59,6 +60,7 @@ test('map parser refuses anything that could smuggle an argument into iptables',
     ['"source":"dns"', '"source":"dns --x"', /exclusions\[2\]\.source must be a short word/],
     ['"families": [4,6]', '"families": [4]', /hold IPv6 but families do not/],
     ['"format": "ghostwire.dev/dnat-map/v1"', '"format": "v0"', /format is "v0"/],
+    ['"dnsSuffix": ".svc.cluster.local"', '"dnsSuffix": "svc cluster"', /dnsSuffix is not a DNS suffix/],
     ['"family":6,"service"', '"family":4,"service"', /mappings\[1\]\.activeIP .* is not a canonical IPv4 address/],
   ];
   for (const [from, to, re] of bad) {
