@@ -510,6 +510,12 @@ export async function run(argv: string[]): Promise<number> {
     return 2;
   }
 
+  // Installed before anything starts, and kept: a signal during start-up or a second one during shutdown must not
+  // kill the process half way through an iptables call.
+  const stopSignal = new Promise<string>((resolve) => {
+    process.on('SIGTERM', () => resolve('SIGTERM'));
+    process.on('SIGINT', () => resolve('SIGINT'));
+  });
   let client: LiteClient;
   try {
     const access = await loadAccess(process.env);
@@ -558,11 +564,7 @@ export async function run(argv: string[]): Promise<number> {
   );
   watcher.start();
 
-  const signal = await new Promise<string>((resolve) => {
-    // Handlers stay installed: a second signal during shutdown must not kill an iptables call half way.
-    process.on('SIGTERM', () => resolve('SIGTERM'));
-    process.on('SIGINT', () => resolve('SIGINT'));
-  });
+  const signal = await stopSignal;
   log.info(`${signal}: stopping (the jump is left as it is)`);
   await watcher.stop();
   await new Promise<void>((resolve) => {
