@@ -1,7 +1,9 @@
 // `ghostwire init` end to end against the stub API server over HTTPS, with an in-memory iptables (no root).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, statSync, writeFileSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { CLI } from '../helpers/paths.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -125,5 +127,32 @@ test('executor: restore errors point at the payload line; a missing binary is na
     await assert.rejects(createExecutor().restore(6, payload), /ip6tables-restore not found in PATH/);
   } finally {
     process.env.PATH = path;
+  }
+});
+
+test('ghostwire init --dry-run (the CLI) needs no root: run as an unprivileged user', async () => {
+  // When the tests run as root, drop to nobody for this process; otherwise we already are unprivileged.
+  const asRoot = process.getuid?.() === 0;
+  const pub = mkdtempSync(join(tmpdir(), 'gw-init-pub-'));
+  try {
+    chmodSync(pub, 0o755);
+    const kc = stub.writeKubeconfig(pub, { name: 'kubeconfig' });
+    chmodSync(kc, 0o644);
+    writeFileSync(join(pub, 'resolv.conf'), 'nameserver 10.96.0.10\n', { mode: 0o644 });
+    const child = spawn(process.execPath, [CLI, 'init', '--dry-run', '--resolv-conf', join(pub, 'resolv.conf')], {
+      env: { PATH: process.env.PATH ?? '', KUBECONFIG: kc, POD_NAMESPACE: stub.namespace, GW_IPTABLES_DNAT_MAP: join(pub, 'never', 'dnat.map') },
+      ...(asRoot ? { uid: 65534, gid: 65534 } : {}),
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const code = await new Promise<number | null>((r) => child.on('close', r));
+    assert.equal(code, 0, err);
+    assert.match(out, /-A CANARY_DNAT -d 10\.96\.0\.20\/32 .* --to-destination 10\.96\.0\.21:80/);
+    assert.match(err, /dry run: iptables and the map file were not touched/);
+    assert.equal(existsSync(join(pub, 'never')), false);
+  } finally {
+    rmSync(pub, { recursive: true, force: true });
   }
 });
