@@ -1,4 +1,5 @@
 // npm run bench: side-by-side figures from one run (not tests; nothing here asserts a timing).
+import { runRuntimeBench } from './runtime.js';
 import { benchReview, runWebhookBench, summarizeWebhook } from './webhook.js';
 
 async function main(): Promise<void> {
@@ -10,10 +11,7 @@ async function main(): Promise<void> {
     console.log();
   }
   if (!only || only === 'runtime') {
-    const runtimeModule = './runtime.js';
-    const runtime = await import(runtimeModule).catch(() => undefined);
-    if (runtime && 'runRuntimeBench' in runtime) await (runtime as { runRuntimeBench: () => Promise<void> }).runRuntimeBench();
-    else console.log('runtime bench: not available in this build');
+    await runRuntimeBench();
   }
 }
 

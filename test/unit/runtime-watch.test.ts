@@ -1,0 +1,308 @@
+// The watcher's control loop against the stub API server (real HTTPS watch stream) and an in-memory iptables.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtempSync, writeFileSync, unlinkSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { configFromEnv } from '../../src/config/index.js';
+import { LiteClient, loadKubeconfig } from '../../src/k8s/lite-client.js';
+import { Watcher, WatcherMetrics, createHealthServer, parseListen, type WatcherOptions } from '../../src/runtime/watch.js';
+import { discover, applyPlan } from '../../src/runtime/program.js';
+import { parseDnatMap } from '../../src/runtime/dnat-map.js';
+import { parseSave, findJumps } from '../../src/runtime/iptables/rules.js';
+import { startKubeStub, svc, type KubeStub } from '../helpers/kube-stub.js';
+import { fakeExecutor, type FakeExecutor } from '../helpers/fake-iptables.js';
+import { LogCapture } from '../helpers/log-capture.js';
+
+let stub: KubeStub;
+let dir: string;
+let kubeconfig: string;
+
+before(async () => {
+  stub = await startKubeStub({ labels: { role: 'active', app: 'client' }, services: [svc('orders', '10.96.0.20'), svc('orders-preview', '10.96.0.21')] });
+  dir = mkdtempSync(join(tmpdir(), 'gw-watch-'));
+  kubeconfig = stub.writeKubeconfig(dir);
+  writeFileSync(join(dir, 'resolv.conf'), 'nameserver 10.96.0.10\n');
+});
+after(async () => {
+  await stub.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+interface Harness {
+  watcher: Watcher;
+  ex: FakeExecutor;
+  logs: LogCapture;
+  metrics: WatcherMetrics;
+  client: LiteClient;
+  mapPath: string;
+  opts: WatcherOptions;
+  stop(): Promise<void>;
+}
+
+let n = 0;
+async function harness(o: { env?: Record<string, string>; ex?: FakeExecutor; init?: boolean; verifyMs?: number; refreshMs?: number } = {}): Promise<Harness> {
+  const mapPath = join(dir, `map-${++n}`, 'dnat.map');
+  const { config, errors } = configFromEnv({ POD_NAMESPACE: stub.namespace, POD_NAME: stub.podName, GW_IPTABLES_DNAT_MAP: mapPath, GW_POLL_INTERVAL: '100ms', ...o.env });
+  assert.deepEqual(errors, []);
+  if (o.refreshMs) config.refreshIntervalMs = o.refreshMs;
+  const ex = o.ex ?? fakeExecutor();
+  const logs = new LogCapture();
+  const log = logs.logger('watch');
+  const client = new LiteClient(await loadKubeconfig(kubeconfig), { timeoutMs: 5000 });
+  if (o.init !== false) await applyPlan(ex, await discover(client, config, log, { resolvConfPath: join(dir, 'resolv.conf') }), mapPath);
+  const metrics = new WatcherMetrics();
+  const opts: WatcherOptions = {
+    config: { ...config, podName: stub.podName },
+    api: client,
+    executor: ex,
+    log,
+    metrics,
+    verifyIntervalMs: o.verifyMs ?? 100,
+    resolvConfPath: join(dir, 'resolv.conf'),
+    watchTimeoutSeconds: 300,
+  };
+  const watcher = new Watcher(opts);
+  watcher.start();
+  return {
+    watcher, ex, logs, metrics, client, mapPath, opts,
+    async stop() {
+      await watcher.stop();
+      client.close();
+    },
+  };
+}
+
+const jumps = (ex: FakeExecutor, family: 4 | 6 = 4) => findJumps(parseSave(ex.tables[family].save()), 'CANARY_DNAT').map((j) => `${j.hook}#${j.index + 1} ${j.spec}`);
+
+async function waitFor(cond: () => boolean, what: string, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+async function metric(m: WatcherMetrics, name: string, labels = ''): Promise<number | undefined> {
+  const text = await m.registry.metrics();
+  const line = text.split('\n').find((l) => l.startsWith(`${name}${labels} `) || (labels === '' && l.startsWith(`${name} `)));
+  return line === undefined ? undefined : Number(line.split(' ').pop());
+}
+
+test('flips: active -> no jump; preview -> one jump at OUTPUT position 1; active -> none. One GET, one watch, no polling', async () => {
+  stub.setLabels({ role: 'active' });
+  const since = Date.now();
+  const h = await harness();
+  try {
+    await waitFor(() => h.watcher.healthy && stub.openWatches() === 1, 'healthy');
+    assert.deepEqual(jumps(h.ex), []);
+    // Another rule first in OUTPUT (another sidecar's redirect): ghostwire must still go first.
+    h.ex.tables[4].chains.get('OUTPUT')?.push('-p tcp -j REDIRECT --to-ports 15001');
+    stub.setLabels({ role: 'preview' });
+    await waitFor(() => jumps(h.ex).length === 1, 'jump');
+    assert.deepEqual(jumps(h.ex), ['OUTPUT#1 -j CANARY_DNAT']);
+    await waitFor(() => h.logs.find(/jump to CANARY_DNAT installed/) !== undefined, 'log');
+    assert.equal(typeof h.logs.find(/jump to CANARY_DNAT installed at OUTPUT position 1/)?.latencyMs, 'number');
+    stub.setLabels({ role: 'active' });
+    await waitFor(() => jumps(h.ex).length === 0, 'no jump');
+    stub.setLabels({ role: 'preview', other: 'x' });
+    stub.setLabels({ role: 'preview', other: 'y' }); // no change of role: no extra iptables work
+    await waitFor(() => jumps(h.ex).length === 1, 'jump again');
+    await waitFor(() => h.logs.all(/jump to CANARY_DNAT installed/).length === 2, 'second install log');
+    assert.equal(await metric(h.metrics, 'ghostwire_label_to_jump_seconds_count'), 3);
+    assert.equal(await metric(h.metrics, 'ghostwire_jump_state', '{state="preview"}'), 1);
+    assert.equal(await metric(h.metrics, 'ghostwire_jump_state', '{state="active"}'), 0);
+    assert.equal(await metric(h.metrics, 'ghostwire_dnat_rules', '{service="orders"}'), 1);
+    assert.equal(stub.count('get-pod', since), 1);
+    assert.equal(stub.count('watch-pod', since), 1);
+    assert.equal(await metric(h.metrics, 'ghostwire_errors_total', '{type="iptables"}'), 0);
+  } finally {
+    await h.stop();
+  }
+});
+
+test('restart with duplicate and misplaced jumps: reconciled to exactly one, first', async () => {
+  stub.setLabels({ role: 'preview' });
+  const ex = fakeExecutor();
+  const h0 = await harness({ ex });
+  await waitFor(() => jumps(ex).length === 1, 'jump');
+  await h0.stop();
+  // Someone (an old watcher version) added more jumps, one in the other hook.
+  ex.tables[4].chains.get('OUTPUT')?.unshift('-p tcp -j REDIRECT --to-ports 15001');
+  ex.tables[4].chains.get('OUTPUT')?.push('-j CANARY_DNAT');
+  ex.tables[4].chains.get('PREROUTING')?.push('-j CANARY_DNAT');
+  const h = await harness({ ex, init: false, env: { GW_IPTABLES_DNAT_MAP: h0.mapPath } });
+  try {
+    await waitFor(() => h.watcher.healthy, 'healthy');
+    await waitFor(() => jumps(ex).length === 1, 'single jump');
+    assert.deepEqual(jumps(ex), ['OUTPUT#1 -j CANARY_DNAT']);
+    assert.ok(h.logs.find(/fixed 3 existing jump\(s\)/));
+  } finally {
+    await h.stop();
+  }
+});
+
+test('410 Gone re-lists once (one GET) and re-watches; a server-side watch timeout re-watches without a GET', async () => {
+  stub.setLabels({ role: 'active' });
+  const h = await harness();
+  try {
+    await waitFor(() => h.watcher.healthy && stub.openWatches() === 1, 'watching');
+    const t0 = Date.now();
+    stub.endWatches(); // server timeout
+    await waitFor(() => stub.openWatches() === 1 && stub.count('watch-pod', t0) === 1, 're-watch');
+    assert.equal(stub.count('get-pod', t0), 0);
+    const t1 = Date.now();
+    stub.sendGone();
+    stub.setLabels({ role: 'preview' }); // changed while the watch was expiring: the re-list must see it
+    await waitFor(() => jumps(h.ex).length === 1, 'jump after relist');
+    await waitFor(() => stub.openWatches() === 1, 'watching again');
+    assert.equal(stub.count('get-pod', t1), 1);
+    assert.ok(h.logs.find(/resourceVersion expired/));
+    assert.equal(await metric(h.metrics, 'ghostwire_errors_total', '{type="api_watch"}'), 0);
+  } finally {
+    await h.stop();
+  }
+});
+
+test('watch down: polls GW_POLL_INTERVAL with backoff on errors, follows labels, stops polling once the watch is back', async () => {
+  stub.setLabels({ role: 'active' });
+  const h = await harness();
+  try {
+    await waitFor(() => h.watcher.healthy && stub.openWatches() === 1, 'watching');
+    stub.failPods = 503;
+    stub.breakWatches();
+    await waitFor(() => (h.watcher.health().watch === 'down'), 'watch down');
+    await new Promise((r) => setTimeout(r, 400));
+    assert.ok((await metric(h.metrics, 'ghostwire_errors_total', '{type="api_watch"}'))! >= 1);
+    // The API answers GETs again but watches keep failing: the poll carries the label change.
+    stub.failPods = undefined;
+    const realWatch = h.client.watchPod.bind(h.client);
+    h.client.watchPod = async () => {
+      throw new Error('watch refused (test)');
+    };
+    stub.setLabels({ role: 'preview' });
+    await waitFor(() => jumps(h.ex).length === 1, 'jump via poll');
+    assert.equal(h.logs.find(/role "preview"/)?.via, 'poll');
+    h.client.watchPod = realWatch;
+    await waitFor(() => h.watcher.health().watch === 'up', 'watch back', 40_000);
+    const t = Date.now();
+    await new Promise((r) => setTimeout(r, 500)); // five poll intervals
+    assert.equal(stub.count('get-pod', t), 0, 'no GETs while the watch is healthy');
+  } finally {
+    await h.stop();
+  }
+});
+
+test('a chain flushed or deleted behind the watcher is recreated from the map', async () => {
+  stub.setLabels({ role: 'preview' });
+  const h = await harness();
+  try {
+    await waitFor(() => jumps(h.ex).length === 1, 'jump');
+    const intact = h.ex.tables[4].save();
+    h.ex.tables[4].restore('*nat\n-F CANARY_DNAT\nCOMMIT\n');
+    await waitFor(() => h.ex.tables[4].save() === intact, 'rebuilt after flush');
+    h.ex.tables[4].restore('*nat\n-D OUTPUT -j CANARY_DNAT\n-F CANARY_DNAT\n-X CANARY_DNAT\nCOMMIT\n');
+    await waitFor(() => h.ex.tables[4].save() === intact, 'rebuilt after delete');
+    assert.equal(await metric(h.metrics, 'ghostwire_chain_repairs_total', '{reason="drifted"}'), 1);
+    assert.equal(await metric(h.metrics, 'ghostwire_chain_repairs_total', '{reason="missing"}'), 1);
+    // A verify with nothing to fix issues no restore.
+    const restores = h.ex.restores.length;
+    await new Promise((r) => setTimeout(r, 350));
+    assert.equal(h.ex.restores.length, restores);
+  } finally {
+    await h.stop();
+  }
+});
+
+test('no map (or a tampered one): the watcher rebuilds by discovery and writes the map', async () => {
+  stub.setLabels({ role: 'active' });
+  const h = await harness({ init: false });
+  try {
+    await waitFor(() => h.watcher.healthy, 'healthy');
+    assert.equal(parseDnatMap(readFileSync(h.mapPath, 'utf8')).mappings.length, 1);
+    assert.ok(h.logs.find(/is missing; rebuilding by discovery/));
+    writeFileSync(h.mapPath, readFileSync(h.mapPath, 'utf8').replace('"10.96.0.21"', '"10.96.0.21 -j ACCEPT"'));
+    await waitFor(() => h.logs.find(/is not a canonical IPv4 address; rebuilding by discovery/) !== undefined, 'tamper detected');
+    await waitFor(() => !readFileSync(h.mapPath, 'utf8').includes('-j ACCEPT'), 'map rewritten');
+    assert.equal(await metric(h.metrics, 'ghostwire_errors_total', '{type="map"}'), 1);
+  } finally {
+    await h.stop();
+  }
+  unlinkSync(h.mapPath);
+});
+
+test('GW_REFRESH_INTERVAL: a recreated Service with a new ClusterIP is followed, the map rewritten', async () => {
+  stub.setLabels({ role: 'preview' });
+  const h = await harness({ refreshMs: 300 });
+  const saved = stub.services;
+  try {
+    await waitFor(() => jumps(h.ex).length === 1, 'jump');
+    stub.services = [svc('orders', '10.96.0.20'), svc('orders-preview', '10.96.9.99')];
+    await waitFor(() => h.ex.tables[4].save().includes('--to-destination 10.96.9.99:80'), 'new preview IP');
+    assert.deepEqual(jumps(h.ex), ['OUTPUT#1 -j CANARY_DNAT']);
+    await waitFor(() => readFileSync(h.mapPath, 'utf8').includes('"previewIP":"10.96.9.99"'), 'map rewritten');
+    // A failing refresh keeps the rules.
+    stub.failServices = 500;
+    const before = h.ex.tables[4].save();
+    await waitFor(() => h.logs.find(/rebuild by discovery \(refresh interval\) failed; previous rules kept/) !== undefined, 'refresh failure');
+    assert.equal(h.ex.tables[4].save(), before);
+  } finally {
+    stub.failServices = undefined;
+    stub.services = saved;
+    await h.stop();
+  }
+});
+
+test('stop() waits for an iptables call in flight', async () => {
+  stub.setLabels({ role: 'active' });
+  const h = await harness({ verifyMs: 60_000 });
+  await waitFor(() => h.watcher.healthy, 'healthy');
+  h.ex.delayMs = 300;
+  stub.setLabels({ role: 'preview' });
+  await new Promise((r) => setTimeout(r, 100)); // the save is in flight
+  const t = Date.now();
+  await h.stop();
+  assert.ok(Date.now() - t >= 150, 'stop returned before the call finished');
+  const saves = h.ex.saves;
+  await new Promise((r) => setTimeout(r, 700));
+  assert.equal(h.ex.saves, saves, 'no iptables call after stop');
+});
+
+test('/healthz is 503 until labels were read and the chain verified, then 200; /metrics serves the four metrics', async () => {
+  const metrics = new WatcherMetrics();
+  let ok = false;
+  const server = createHealthServer({ health: () => ({ ok, labelsRead: ok, chainVerified: ok }) }, metrics);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  const get = (path: string) =>
+    new Promise<{ status: number; body: string; type: string }>((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port, path }, (res) => {
+        let body = '';
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, type: String(res.headers['content-type']) }));
+      }).on('error', reject);
+    });
+  try {
+    assert.equal((await get('/healthz')).status, 503);
+    ok = true;
+    assert.equal((await get('/healthz')).status, 200);
+    metrics.dnatRules.set({ service: 'orders' }, 2);
+    metrics.latency.observe(0.004);
+    const m = await get('/metrics');
+    assert.equal(m.status, 200);
+    assert.match(m.type, /text\/plain/);
+    for (const re of [/^ghostwire_dnat_rules\{service="orders"\} 2$/m, /^ghostwire_jump_state\{state="preview"\} 0$/m, /^ghostwire_jump_state\{state="active"\} 0$/m, /^ghostwire_errors_total\{type="iptables"\} 0$/m, /^ghostwire_label_to_jump_seconds_bucket\{le="0.005"\} 1$/m]) {
+      assert.match(m.body, re);
+    }
+    assert.equal((await get('/nope')).status, 404);
+  } finally {
+    server.close();
+  }
+  assert.deepEqual(parseListen('127.0.0.1:0'), { host: '127.0.0.1', port: 0 });
+  assert.deepEqual(parseListen('[::1]:8081'), { host: '::1', port: 8081 });
+  assert.deepEqual(parseListen(':8081'), { host: undefined, port: 8081 });
+  assert.deepEqual(parseListen('unix:/tmp/x.sock'), { path: '/tmp/x.sock' });
+  assert.equal(parseListen('8081'), undefined);
+});
