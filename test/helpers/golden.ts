@@ -12,7 +12,7 @@ function firstDifference(expected: string, actual: string): string {
   while (i < e.length && i < a.length && e[i] === a[i]) i++;
   const from = Math.max(0, i - 2);
   const show = (lines: string[]) => lines.slice(from, i + 3).map((l, k) => `  ${from + k + 1}: ${l}`).join('\n');
-  return `first difference at line ${i + 1}\n--- golden\n${show(e)}\n+++ actual\n${show(a)}`;
+  return `first difference at line ${i + 1})\n--- golden\n${show(e)}\n+++ actual\n${show(a)}\n(end of diff`;
 }
 
 export function assertGolden(relPath: string, actual: string): void {
