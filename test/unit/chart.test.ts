@@ -453,8 +453,8 @@ test('defaults ConfigMap: config.yaml from .Values.defaults is a valid defaults 
   const base = parseDefaults(plain.data['config.yaml'], 'chart');
   assert.deepEqual(base.errors, []);
   assert.equal(base.defaults.config.image, 'ghostwire:0.1.0');
-  const pinned = find(template(helm, ['image.repository=registry.example/team/ghostwire', 'image.tag=1.2.3']).objects, 'ConfigMap', `${FULLNAME}-defaults`);
-  assert.equal(parseDefaults(pinned.data['config.yaml'], 'chart').defaults.config.image, 'registry.example/team/ghostwire:1.2.3');
+  const pinned = find(template(helm, ['image.repository=team/ghostwire', 'image.tag=1.2.3']).objects, 'ConfigMap', `${FULLNAME}-defaults`);
+  assert.equal(parseDefaults(pinned.data['config.yaml'], 'chart').defaults.config.image, 'team/ghostwire:1.2.3');
 
   const rich = find(template(helm, [
     'defaults.invalidAnnotations=warn', 'defaults.jumpHook=PREROUTING', 'defaults.excludeCidrs={10.0.0.0/8,192.168.0.0/16}',
