@@ -214,9 +214,13 @@ test('matchConditions: one guarded CEL expression on ghostwire.dev/enabled (and 
 test('certs.mode=helm: caBundle is the CA in the generated Secret, which signed a serving cert for the Service names', (t) => {
   const helm = helmOrSkip(t);
   if (!helm) return;
-  const { objects } = template(helm, ['certs.extraIPs={127.0.0.1}', 'certs.extraDNSNames={webhook.local}']);
+  const { objects } = template(helm, ['certs.extraIPs={127.0.0.1}', 'certs.extraDNSNames={webhook.local}', 'certs.helm.caRotation=2027-01']);
   const secret = find(objects, 'Secret', `${FULLNAME}-tls`);
   assert.equal(secret.type, 'kubernetes.io/tls');
+  // Offline (no lookup) everything is generated; the trigger values are recorded so they act once.
+  assert.equal(secret.metadata.annotations?.['ghostwire.dev/certificate-source'], 'generated');
+  assert.equal(secret.metadata.annotations?.['ghostwire.dev/ca-rotation'], '2027-01');
+  assert.equal(secret.metadata.annotations?.['ghostwire.dev/serving-cert-renewal'], '');
   const wh = webhookOf(objects);
   assert.equal(wh.clientConfig.caBundle, secret.data['ca.crt']);
   const ca = new X509Certificate(decode(secret.data['ca.crt']));

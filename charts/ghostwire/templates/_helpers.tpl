@@ -138,14 +138,19 @@ seccompProfile:
 {{/* Certificates (certs.mode=helm) ---------------------------------------------------------------------- */}}
 
 {{/*
-Returns (as YAML) the webhook's TLS material: caCrt, caKey, tlsCrt, tlsKey (base64, as stored in the Secret)
-and caBundle (base64 PEM for the webhook configuration). Called ONCE per render (templates/webhook.yaml renders
-both the Secret and the webhook configuration from the same result), because every genCA call makes a new CA.
+Returns (as YAML) the webhook's TLS material: caCrt, caKey, tlsCrt, tlsKey (base64, as stored in the Secret),
+caBundle (base64 PEM for the webhook configuration), source, and the two trigger values to record on the Secret.
+Called ONCE per render (templates/webhook.yaml renders both the Secret and the webhook configuration from the same
+result), because every genCA call makes a new CA.
 
-  * Secret exists, no rotation asked: everything is reused; caBundle = its ca.crt.
-  * certs.helm.reissueServingCert: a new serving certificate signed by the kept CA (ca.key); caBundle unchanged.
-  * Secret absent, or certs.helm.rotateCA: a new CA and certificate; on rotation the caBundle also carries the
-    old CA, so replicas that have not reloaded the new certificate yet keep being trusted.
+  * Secret exists, no trigger changed: everything is reused; caBundle = its ca.crt.
+  * certs.helm.servingCertRenewal differs from the value recorded on the Secret: a new serving certificate signed
+    by the kept CA (ca.key); caBundle unchanged.
+  * Secret absent, or certs.helm.caRotation differs from the recorded value (or a renewal without ca.key): a new
+    CA and certificate; when a CA is replaced the caBundle also carries the old one until the next upgrade, so
+    replicas that have not reloaded the new certificate yet keep being trusted.
+The triggers are compared with the values recorded on the Secret, so a value that stays in the release (helm
+upgrade reuses the previous values when given none) acts once, not on every upgrade.
 
 `lookup` returns nothing under `helm template`, `helm lint`, --dry-run and GitOps tools that render offline
 (Argo CD): there, every render generates a new CA. Use certs.mode=certManager or existingSecret with those.
@@ -163,22 +168,34 @@ both the Secret and the webhook configuration from the same result), because eve
 {{- $days := int .Values.certs.helm.certValidityDays -}}
 {{- $existing := lookup "v1" "Secret" $ns (include "ghostwire.tlsSecret" .) -}}
 {{- $data := dict -}}
-{{- if and $existing (hasKey $existing "data") -}}
-{{- $data = $existing.data -}}
+{{- $recorded := dict -}}
+{{- if $existing -}}
+{{- $data = default dict $existing.data -}}
+{{- $recorded = default dict $existing.metadata.annotations -}}
 {{- end -}}
 {{- $complete := false -}}
 {{- if and (index $data "ca.crt") (index $data "tls.crt") (index $data "tls.key") -}}
 {{- $complete = true -}}
 {{- end -}}
-{{- $out := dict -}}
-{{- if and $complete (not .Values.certs.helm.rotateCA) (not .Values.certs.helm.reissueServingCert) -}}
+{{- $caRotation := toString .Values.certs.helm.caRotation -}}
+{{- $renewal := toString .Values.certs.helm.servingCertRenewal -}}
+{{- $rotate := false -}}
+{{- if and $complete (ne $caRotation "") (ne $caRotation (toString (default "" (index $recorded "ghostwire.dev/ca-rotation")))) -}}
+{{- $rotate = true -}}
+{{- end -}}
+{{- $renew := false -}}
+{{- if and $complete (ne $renewal "") (ne $renewal (toString (default "" (index $recorded "ghostwire.dev/serving-cert-renewal")))) -}}
+{{- $renew = true -}}
+{{- end -}}
+{{- $out := dict "caRotation" $caRotation "servingCertRenewal" $renewal -}}
+{{- if and $complete (not $rotate) (not $renew) -}}
 {{- $_ := set $out "caCrt" (index $data "ca.crt") -}}
 {{- $_ := set $out "caKey" (default "" (index $data "ca.key")) -}}
 {{- $_ := set $out "tlsCrt" (index $data "tls.crt") -}}
 {{- $_ := set $out "tlsKey" (index $data "tls.key") -}}
 {{- $_ := set $out "caBundle" (index $data "ca.crt") -}}
 {{- $_ := set $out "source" "reused" -}}
-{{- else if and $complete (index $data "ca.key") (not .Values.certs.helm.rotateCA) -}}
+{{- else if and $complete (not $rotate) (index $data "ca.key") -}}
 {{- $ca := buildCustomCert (index $data "ca.crt") (index $data "ca.key") -}}
 {{- $cert := genSignedCert $cn $ips $dns $days $ca -}}
 {{- $_ := set $out "caCrt" (index $data "ca.crt") -}}
@@ -191,7 +208,7 @@ both the Secret and the webhook configuration from the same result), because eve
 {{- $ca := genCA (printf "ghostwire-ca %s/%s" $ns $svc) (int .Values.certs.helm.caValidityDays) -}}
 {{- $cert := genSignedCert $cn $ips $dns $days $ca -}}
 {{- $bundle := $ca.Cert -}}
-{{- if and $complete .Values.certs.helm.rotateCA -}}
+{{- if $complete -}}
 {{- $bundle = printf "%s\n%s" (trimSuffix "\n" $ca.Cert) (index $data "ca.crt" | b64dec) -}}
 {{- end -}}
 {{- $_ := set $out "caCrt" ($ca.Cert | b64enc) -}}
@@ -199,7 +216,7 @@ both the Secret and the webhook configuration from the same result), because eve
 {{- $_ := set $out "tlsCrt" ($cert.Cert | b64enc) -}}
 {{- $_ := set $out "tlsKey" ($cert.Key | b64enc) -}}
 {{- $_ := set $out "caBundle" ($bundle | b64enc) -}}
-{{- $_ := set $out "source" (ternary "rotated" "generated" (and $complete .Values.certs.helm.rotateCA)) -}}
+{{- $_ := set $out "source" (ternary "rotated" "generated" $complete) -}}
 {{- end -}}
 {{- toYaml $out -}}
 {{- end -}}
