@@ -12,7 +12,7 @@ function firstDifference(expected: string, actual: string): string {
   while (i < e.length && i < a.length && e[i] === a[i]) i++;
   const from = Math.max(0, i - 2);
   const show = (lines: string[]) => lines.slice(from, i + 3).map((l, k) => `  ${from + k + 1}: ${l}`).join('\n');
-  return `first difference at line ${i + 1})\n--- golden\n${show(e)}\n+++ actual\n${show(a)}\n(end of diff`;
+  return `first difference at line ${i + 1}\n--- golden\n${show(e)}\n+++ actual\n${show(a)}`;
 }
 
 export function assertGolden(relPath: string, actual: string): void {
@@ -25,6 +25,6 @@ export function assertGolden(relPath: string, actual: string): void {
   assert.ok(existsSync(file), `golden file test/golden/${relPath} is missing; run with UPDATE_GOLDEN=1 to create it`);
   const expected = readFileSync(file, 'utf8');
   if (actual !== expected) {
-    assert.fail(`test/golden/${relPath} is stale (${firstDifference(expected, actual)})\nReview the change and rerun with UPDATE_GOLDEN=1 to update it.`);
+    assert.fail(`test/golden/${relPath} is stale: ${firstDifference(expected, actual)}\nReview the change and rerun with UPDATE_GOLDEN=1 to update it.`);
   }
 }
