@@ -27,6 +27,7 @@ export const SYSTEM_NAMESPACES: ReadonlySet<string> = new Set(['kube-system', 'k
 /** Why an object was let through unchanged. Stable codes: metrics, audit annotations and Events use them. */
 export type SkipReason =
   | 'operation'
+  | 'pod-update'
   | 'no-object'
   | 'unsupported-kind'
   | 'no-pod-template'
@@ -163,6 +164,8 @@ export function mutate(req: AdmissionRequest, ctx: MutateContext): MutationOutco
   }
 
   const { template, objectMeta, isPod } = target;
+  // A Pod's containers and volumes are immutable once created: any patch would get the update rejected.
+  if (isPod && req.operation === 'UPDATE') return skipped('pod-update');
   const layers = isPod ? [template.metadata?.annotations] : [objectLayer, template.metadata?.annotations];
   const enabled = resolveEnabled(layers);
   const what = describeObject(req.kind.kind, namespace, objectMeta);

@@ -15,7 +15,18 @@ const isOwnVolume = (v: Volume): boolean => v?.name === SHARED_VOLUME;
 export function covers(actual: unknown, desired: unknown): boolean {
   if (desired === null || typeof desired !== 'object') return actual === desired;
   if (Array.isArray(desired)) {
-    return Array.isArray(actual) && actual.length === desired.length && desired.every((d, i) => covers(actual[i], d));
+    if (!Array.isArray(actual)) return false;
+    // Lists of objects (volumeMounts, env, ports) may gain entries from other admission plugins, e.g. the
+    // ServiceAccount plugin adds the API token mount to every container: ours must be there, in order.
+    if (desired.some((d) => typeof d === 'object' && d !== null)) {
+      let from = 0;
+      return desired.every((d) => {
+        const at = actual.findIndex((a, i) => i >= from && covers(a, d));
+        from = at + 1;
+        return at !== -1;
+      });
+    }
+    return actual.length === desired.length && desired.every((d, i) => covers(actual[i], d));
   }
   if (actual === null || typeof actual !== 'object' || Array.isArray(actual)) return false;
   const a = actual as Record<string, unknown>;
@@ -46,10 +57,20 @@ export function planSpec(spec: PodSpec, parts: DesiredParts | null, initFirst: b
   const watcher = settle(nativeSidecar ? spec.initContainers : spec.containers, parts.watcher);
   const ownInit = nativeSidecar ? [init, watcher] : [init];
   return {
+    // Init containers run in order, so ours keep their place (last, or first) even if others were added since.
     initContainers: initFirst ? [...ownInit, ...otherInit] : [...otherInit, ...ownInit],
-    containers: nativeSidecar ? otherMain : [...otherMain, watcher],
-    volumes: [...otherVolumes, settle(spec.volumes, parts.volume)],
+    // Order does not matter here: an existing watcher or volume stays where it is (another plugin may have
+    // appended after it), a new one is appended.
+    containers: nativeSidecar ? otherMain : keepInPlace(spec.containers ?? [], isOwnContainer, watcher),
+    volumes: keepInPlace(spec.volumes ?? [], isOwnVolume, settle(spec.volumes, parts.volume)),
   };
+}
+
+/** `items` with every own entry removed except one, replaced by `own` at the first own position (or appended). */
+function keepInPlace<T>(items: readonly T[], isOwn: (item: T) => boolean, own: T): T[] {
+  const at = items.findIndex(isOwn);
+  if (at === -1) return [...items, own];
+  return items.flatMap((item, i) => (i === at ? [own] : isOwn(item) ? [] : [item]));
 }
 
 /** Minimal ops turning `current` into `desired` (desired reuses current's items, so identity compares). */

@@ -1,6 +1,6 @@
 // CA and serving certificates with node-forge. RSA keys come from node:crypto (native, ~50x faster than
 // forge's pure-JS key generation); node-forge builds and signs the X.509 certificates.
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { X509Certificate, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import forge from 'node-forge';
 
@@ -97,7 +97,7 @@ export function validateSans(ips: string[], dnsNames: string[]): string[] {
   return problems;
 }
 
-/** notAfter of a PEM certificate, for the expiry metric. */
+/** notAfter of a PEM certificate, for the expiry metric (node:crypto reads RSA and ECDSA alike; forge only RSA). */
 export function certificateNotAfter(certPem: string): Date {
-  return forge.pki.certificateFromPem(certPem).validity.notAfter;
+  return new Date(new X509Certificate(certPem).validTo);
 }

@@ -333,3 +333,14 @@ test('the webhook is fail-closed in scope: with it down, annotated objects in op
   await startWebhook();
   await waitForInjection();
 });
+
+test('a bare Pod keeps the ServiceAccount token mount on the injected containers through reinvocation', async () => {
+  const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'bare', namespace: NS, annotations: { 'ghostwire.dev/enabled': 'true' } }, spec: { containers: [{ name: 'c', image: 'c:1' }] } };
+  await cp.kubectl(['apply', '-f', '-'], { input: yaml(pod) });
+  const stored = await getJson(['-n', NS, 'get', 'pod', 'bare']);
+  for (const c of [...stored.spec.initContainers, ...stored.spec.containers]) {
+    const mounts = (c.volumeMounts ?? []).map((m: { mountPath: string }) => m.mountPath);
+    assert.ok(mounts.includes('/var/run/secrets/kubernetes.io/serviceaccount'), `${c.name} has the API token mount: ${mounts.join(', ')}`);
+  }
+  assert.deepEqual(stored.spec.containers.map((c: { name: string }) => c.name), ['c', 'ghostwire-watcher']);
+});

@@ -160,3 +160,22 @@ test('config hash is stable and changes with any option', () => {
   assert.notEqual(configHash(a), configHash(a, { 'ghostwire.dev/tunnel-endpoint': 'x' }));
   assert.match(configHash(a), /^[0-9a-f]{16}$/);
 });
+
+test('certificate expiry is read for ECDSA certificates too', async () => {
+  const { generateKeyPairSync, X509Certificate } = await import('node:crypto');
+  const { certificateNotAfter } = await import('../../src/tls/certs.js');
+  const { execFileSync } = await import('node:child_process');
+  const { mkdtempSync, writeFileSync, readFileSync, rmSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'gw-ec-'));
+  try {
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    writeFileSync(join(dir, 'k.pem'), privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    execFileSync('openssl', ['req', '-x509', '-key', join(dir, 'k.pem'), '-subj', '/CN=ec', '-days', '3', '-out', join(dir, 'c.pem')], { stdio: 'ignore' });
+    const pem = readFileSync(join(dir, 'c.pem'), 'utf8');
+    assert.equal(certificateNotAfter(pem).getTime(), Date.parse(new X509Certificate(pem).validTo));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -215,3 +215,23 @@ test('a template as the API server stores it (empty env values dropped) converge
   const stored = JSON.parse(JSON.stringify(once, (k, v) => (k === 'value' && v === '' ? undefined : v)));
   assert.deepEqual(mutate(requestFor(stored, 'shop', 'UPDATE'), ctx).patch, []);
 });
+
+test('mounts added by other admission plugins (the ServiceAccount token) do not trigger a patch that removes them', () => {
+  const pod: KubeObject = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'bare', namespace: 'shop', annotations: { 'ghostwire.dev/enabled': 'true' } }, spec: { containers: [{ name: 'c', image: 'c' }] } };
+  const once = apply(pod, mutate(requestFor(pod, 'shop'), ctx).patch);
+  const spec = once.spec as any;
+  for (const c of [...spec.containers, ...spec.initContainers]) {
+    c.volumeMounts = [...(c.volumeMounts ?? []), { name: 'kube-api-access-x1y2z', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true }];
+  }
+  spec.volumes.push({ name: 'kube-api-access-x1y2z', projected: { sources: [] } });
+  // Re-invocation within the same CREATE.
+  assert.deepEqual(mutate(requestFor(once, 'shop', 'CREATE'), ctx).patch, []);
+});
+
+test('Pod UPDATE is never patched (containers are immutable); workload UPDATE is', () => {
+  const pod: KubeObject = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'bare', namespace: 'shop', annotations: { 'ghostwire.dev/enabled': 'true' } }, spec: { containers: [{ name: 'c', image: 'c' }] } };
+  const out = mutate(requestFor(pod, 'shop', 'UPDATE'), ctx);
+  assert.equal(out.reason, 'pod-update');
+  assert.deepEqual(out.patch, []);
+  assert.equal(mutate(requestFor(deployment(), 'shop', 'UPDATE'), ctx).result, 'injected');
+});
