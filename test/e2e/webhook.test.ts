@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { generateCA, generateServing } from '../../src/tls/certs.js';
-import { CLI } from '../helpers/paths.js';
+import { CLI, repoPath } from '../helpers/paths.js';
 import { type ControlPlane, freePort, startControlPlane, waitFor } from './harness.js';
 
 const NS = 'shop';
@@ -19,17 +19,9 @@ let dir: string;
 let webhook: ChildProcess | undefined;
 let webhookLog = '';
 let port: number;
-let ca: ReturnType<typeof generateCA>;
 
 const yaml = (...docs: unknown[]) => docs.map((d) => stringify(d)).join('---\n');
 const getJson = async (args: string[]) => JSON.parse((await cp.kubectl([...args, '-o', 'json'])).stdout);
-
-function writeServing(days: number): void {
-  const pair = generateServing(ca, { commonName: 'ghostwire.ghostwire.svc', dnsNames: ['ghostwire.ghostwire.svc'], ips: ['127.0.0.1'], days });
-  // Key first, certificate second: the server must ride out the mismatched moment.
-  writeFileSync(join(dir, 'tls.key'), pair.keyPem, { mode: 0o600 });
-  writeFileSync(join(dir, 'tls.crt'), pair.certPem);
-}
 
 function deployment(name: string, annotations: Record<string, string> = { 'ghostwire.dev/enabled': 'true' }, ns = NS) {
   return {
@@ -114,21 +106,29 @@ async function eventsFor(kind: string, name: string, ns = NS): Promise<Array<{ r
   return list.items;
 }
 
+/** Serving files from the chart's own certificate Secret: key first, certificate second (a real rotation's order). */
+async function copyChartCertificate(): Promise<void> {
+  const secret = await getJson(['-n', GW_NS, 'get', 'secret', 'ghostwire-tls']);
+  const field = (k: string) => Buffer.from(secret.data[k], 'base64').toString('utf8');
+  writeFileSync(join(dir, 'ca.crt'), field('ca.crt'));
+  writeFileSync(join(dir, 'tls.key'), field('tls.key'), { mode: 0o600 });
+  writeFileSync(join(dir, 'tls.crt'), field('tls.crt'));
+}
+
+const helmChart = async (verb: 'install' | 'upgrade', ...set: string[]) =>
+  cp.helm([verb, 'ghostwire', repoPath('charts', 'ghostwire'), '-n', GW_NS, ...(verb === 'install' ? ['--create-namespace'] : ['--reuse-values']), ...set.flatMap((s) => ['--set', s])]);
+
 before(async () => {
   cp = await startControlPlane();
   dir = mkdtempSync(join(tmpdir(), 'gw-e2e-webhook-'));
-  ca = generateCA('ghostwire-e2e-webhook-ca', 2);
-  writeFileSync(join(dir, 'ca.crt'), ca.certPem);
-  writeServing(2);
   port = await freePort();
-  await cp.kubectl(['create', 'namespace', GW_NS]);
   await cp.kubectl(['create', 'namespace', NS]);
   await cp.kubectl(['label', 'namespace', NS, 'ghostwire.dev/injection=enabled']);
   await cp.kubectl(['label', 'namespace', 'kube-system', 'ghostwire.dev/injection=enabled', '--overwrite']);
-  await cp.kubectl(['-n', GW_NS, 'create', 'configmap', 'ghostwire-defaults', '--from-literal=config.yaml=invalidAnnotations: deny\n']);
+  // The chart as users install it, with the webhook pointed at the locally running server (url mode).
+  await helmChart('install', `webhook.url=https://127.0.0.1:${port}/mutate`, 'certs.extraIPs={127.0.0.1}', 'defaults.invalidAnnotations=deny');
+  await copyChartCertificate();
   await startWebhook();
-  const caBundle = Buffer.from(ca.certPem).toString('base64');
-  await cp.kubectl(['apply', '-f', '-'], { input: yaml(webhookConfiguration('ghostwire', `https://127.0.0.1:${port}/mutate`, caBundle)) });
   await waitForInjection();
 });
 
@@ -136,6 +136,22 @@ after(async () => {
   webhook?.kill('SIGKILL');
   await cp?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+test('helm install (url mode): the webhook configuration carries the chart-generated CA and the API server accepts our certificate', async () => {
+  const cfg = await getJson(['get', 'mutatingwebhookconfiguration', 'ghostwire']);
+  const hook = cfg.webhooks[0];
+  const secret = await getJson(['-n', GW_NS, 'get', 'secret', 'ghostwire-tls']);
+  assert.equal(hook.clientConfig.caBundle, secret.data['ca.crt']);
+  assert.equal(hook.clientConfig.url, `https://127.0.0.1:${port}/mutate`);
+  assert.equal(hook.sideEffects, 'NoneOnDryRun');
+  assert.equal(hook.reinvocationPolicy, 'IfNeeded');
+  assert.equal(hook.timeoutSeconds, 5);
+  assert.equal(hook.failurePolicy, 'Fail');
+  // waitForInjection() in before() already saw a patch: the API server verified our certificate against it.
+  assert.ok(webhookLog.includes('"result":"injected"'));
+  const defaults = await getJson(['-n', GW_NS, 'get', 'configmap', 'ghostwire-defaults']);
+  assert.match(defaults.data['config.yaml'], /invalidAnnotations: deny/);
 });
 
 test('annotated Deployment: stored object carries ghostwire-init last, the watcher, volume, env and status; its Pods are injected once', async () => {
@@ -204,7 +220,7 @@ test('kubectl describe shows the status annotation and the GhostwireInjected Eve
   assert.ok(/Normal\s+GhostwireInjected\s+.*Injected init container ghostwire-init and sidecar ghostwire-watcher/.test(describe), 'describe shows the Event');
   // The API server's audit log carries our auditAnnotations, prefixed with the webhook's name.
   const audit = readFileSync(join(cp.dir, 'audit.log'), 'utf8').split('\n').filter((l) => l.includes('"deployments"') && l.includes('"orders"'));
-  assert.ok(audit.some((l) => /"ghostwire\.ghostwire\.dev\/injected":"true"/.test(l) && /"ghostwire\.ghostwire\.dev\/config-hash":"[0-9a-f]{16}"/.test(l)), 'audit log has injected and config-hash');
+  assert.ok(audit.some((l) => /"inject\.ghostwire\.dev\/injected":"true"/.test(l) && /"inject\.ghostwire\.dev\/config-hash":"[0-9a-f]{16}"/.test(l)), 'audit log has injected and config-hash');
 });
 
 test('kubectl apply --dry-run=server injects in the returned object but records no Event', async () => {
@@ -239,7 +255,8 @@ test('unannotated workloads and kube-system are untouched', async () => {
 test('a second webhook mutating the same objects with reinvocation leaves exactly one copy of every ghostwire container', async (t) => {
   // Test double: adds a sidecar of its own and, if it sees ghostwire's containers, an env var to each.
   const doublePort = await freePort();
-  const pair = generateServing(ca, { commonName: 'double', dnsNames: [], ips: ['127.0.0.1'], days: 1 });
+  const doubleCa = generateCA('test-double-ca', 1);
+  const pair = generateServing(doubleCa, { commonName: 'double', dnsNames: [], ips: ['127.0.0.1'], days: 1 });
   let calls = 0;
   const server: Server = createHttpsServer({ key: pair.keyPem, cert: pair.certPem }, (req, res) => {
     let body = '';
@@ -261,7 +278,7 @@ test('a second webhook mutating the same objects with reinvocation leaves exactl
   await new Promise<void>((r) => server.listen(doublePort, '127.0.0.1', () => r()));
   t.after(() => server.close());
   // Named to sort after "ghostwire", so it runs second and forces ghostwire's reinvocation.
-  const cfg = webhookConfiguration('zz-other', `https://127.0.0.1:${doublePort}/mutate`, Buffer.from(ca.certPem).toString('base64'));
+  const cfg = webhookConfiguration('zz-other', `https://127.0.0.1:${doublePort}/mutate`, Buffer.from(doubleCa.certPem).toString('base64'));
   await cp.kubectl(['apply', '-f', '-'], { input: yaml(cfg) });
   t.after(async () => {
     await cp.kubectl(['delete', 'mutatingwebhookconfiguration', 'zz-other', '--ignore-not-found']);
@@ -280,8 +297,7 @@ test('a second webhook mutating the same objects with reinvocation leaves exactl
 
 test('changing the defaults ConfigMap changes the next injection without a restart; an invalid version keeps the last good one', async () => {
   const pid = webhook!.pid;
-  await cp.kubectl(['-n', GW_NS, 'create', 'configmap', 'ghostwire-defaults', '--from-literal=config.yaml=image: registry.example/ghostwire:9.9.9\nnatChain: TEAM_DNAT\n', '--dry-run=client', '-o', 'yaml'])
-    .then((r) => cp.kubectl(['apply', '-f', '-'], { input: r.stdout }));
+  await helmChart('upgrade', 'defaults.image=registry.example/ghostwire:9.9.9', 'defaults.natChain=TEAM_DNAT');
   const injected = await waitFor('new defaults in effect', 20_000, async () => {
     const r = await cp.kubectl(['apply', '--dry-run=server', '-o', 'json', '-f', '-'], { input: yaml(deployment('after-cm')) });
     const w = JSON.parse(r.stdout).spec.template.spec.containers.find((c: { name: string }) => c.name === 'ghostwire-watcher');
@@ -298,15 +314,16 @@ test('changing the defaults ConfigMap changes the next injection without a resta
   assert.equal(webhook!.pid, pid, 'same process');
 });
 
-test('rotating the serving certificate files mid-test: admissions keep succeeding', async () => {
+test('rotating the serving certificate (helm upgrade renews it, the files change mid-traffic): admissions keep succeeding', async () => {
   const before = readFileSync(join(dir, 'tls.crt'), 'utf8');
   let ok = 0;
   let failed = 0;
   let rotated = false;
-  const deadline = Date.now() + 8000;
+  const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
     if (!rotated && ok >= 3) {
-      writeServing(3);
+      await helmChart('upgrade', 'certs.helm.servingCertRenewal=e2e-1');
+      await copyChartCertificate();
       rotated = true;
     }
     const r = await cp.kubectl(['apply', '--dry-run=server', '-o', 'json', '-f', '-'], { input: yaml(deployment(`rot-${ok}`)), allowFail: true });
@@ -314,7 +331,7 @@ test('rotating the serving certificate files mid-test: admissions keep succeedin
     else failed++;
   }
   assert.ok(rotated);
-  assert.notEqual(readFileSync(join(dir, 'tls.crt'), 'utf8'), before);
+  assert.notEqual(readFileSync(join(dir, 'tls.crt'), 'utf8'), before, 'the chart issued a new serving certificate');
   assert.equal(failed, 0, `${failed} admissions failed around the rotation`);
   assert.ok(ok >= 6, `admissions after rotation (${ok})`);
   await waitFor('reload logged', 5000, async () => webhookLog.includes('serving certificate reloaded'));
