@@ -3,17 +3,14 @@
 // of parsing the body. Pure: the same inputs give the same outputs with or without it.
 import type { Resolved } from '../config/index.js';
 import type { DesiredParts } from '../inject/render.js';
+import type { PatchOp } from './types.js';
 
-class Lru<V> {
+class BoundedMap<V> {
   private readonly map = new Map<string, V>();
   constructor(private readonly max: number) {}
+  // Eviction is by insertion order: re-ordering on every hit costs more than the rare re-render it saves.
   get(key: string): V | undefined {
-    const v = this.map.get(key);
-    if (v !== undefined) {
-      this.map.delete(key);
-      this.map.set(key, v);
-    }
-    return v;
+    return this.map.get(key);
   }
   set(key: string, value: V): V {
     this.map.set(key, value);
@@ -23,13 +20,15 @@ class Lru<V> {
 }
 
 export interface MutationMemo {
-  resolved: Lru<Resolved>;
-  hashes: Lru<string>;
-  parts: Lru<DesiredParts>;
+  resolved: BoundedMap<Resolved>;
+  hashes: BoundedMap<string>;
+  parts: BoundedMap<DesiredParts>;
+  /** Patches of first injections, by config hash and template shape (see mutate.ts). */
+  patches: BoundedMap<PatchOp[]>;
 }
 
 export function createMutationMemo(size = 512): MutationMemo {
-  return { resolved: new Lru(size), hashes: new Lru(size), parts: new Lru(size) };
+  return { resolved: new BoundedMap(size), hashes: new BoundedMap(size), parts: new BoundedMap(size), patches: new BoundedMap(size) };
 }
 
 /** Raw JSON of objects that are reused across admissions (rendered containers), serialised once. */
@@ -53,4 +52,28 @@ export function serializePatch(ops: ReadonlyArray<{ op: string; path: string; va
   return `[${ops
     .map((o) => (o.op === 'remove' ? JSON.stringify(o) : `{"op":${JSON.stringify(o.op)},"path":${JSON.stringify(o.path)},"value":${toJson(o.value)}}`))
     .join(',')}]`;
+}
+
+/** base64 of a memoised patch, by identity of its (immutable, shared) ops array. */
+const encoded = new WeakMap<readonly unknown[], string>();
+
+export function patchBase64(ops: ReadonlyArray<{ op: string; path: string; value?: unknown }>): string {
+  let b64 = encoded.get(ops);
+  if (b64 === undefined) {
+    b64 = Buffer.from(serializePatch(ops)).toString('base64');
+    encoded.set(ops, b64);
+  }
+  return b64;
+}
+
+/** `,"patch":"<base64>"}}` as bytes: the end of a response body, reused while the patch is. */
+const tails = new WeakMap<readonly unknown[], Buffer>();
+
+export function patchTail(ops: ReadonlyArray<{ op: string; path: string; value?: unknown }>): Buffer {
+  let tail = tails.get(ops);
+  if (tail === undefined) {
+    tail = Buffer.from(`,"patch":"${patchBase64(ops)}"}}`);
+    tails.set(ops, tail);
+  }
+  return tail;
 }

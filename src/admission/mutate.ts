@@ -14,7 +14,7 @@ import {
   resolveConfig,
   resolveEnabled,
 } from '../config/index.js';
-import { OWN_CONTAINERS, parseStatusAnnotation, renderParts, statusAnnotationValue } from '../inject/render.js';
+import { OWN_CONTAINERS, SHARED_VOLUME as SHARED_VOLUME_NAME, parseStatusAnnotation, renderParts } from '../inject/render.js';
 import { collectContainerPorts } from '../shadow/ports.js';
 import { annotationOps, planSpec, specOps } from '../inject/template.js';
 import { tunnelAnnotations } from '../shadow/annotations.js';
@@ -125,6 +125,32 @@ function workloadPorts(template: PodTemplate): TunnelPort[] {
   return collectContainerPorts({ containers: (spec.containers ?? []).filter(own), initContainers: (spec.initContainers ?? []).filter(own) } as never);
 }
 
+/**
+ * Everything a first injection's patch depends on besides the config: where the template is, which arrays and
+ * metadata maps exist and how long the arrays are, and the current values of the annotations we set or remove.
+ * Undefined when the template already holds ghostwire parts (those patches depend on the parts themselves).
+ */
+function firstInjectionShape(
+  pointer: string,
+  template: PodTemplate,
+  objectMeta: ObjectMeta | undefined,
+  isPod: boolean,
+  keys: readonly string[],
+): string | undefined {
+  const spec = template.spec ?? {};
+  const own = (items: ReadonlyArray<{ name: string }> | undefined) => items?.some((i) => OWN_CONTAINERS.has(i?.name) || i?.name === SHARED_VOLUME_NAME) ?? false;
+  if (own(spec.initContainers) || own(spec.containers) || own(spec.volumes)) return undefined;
+  const len = (a: unknown[] | undefined) => (a === undefined ? '-' : String(a.length));
+  const ann = template.metadata?.annotations;
+  const current = ann === undefined ? '' : keys.map((k) => (k in ann ? `${k}=${ann[k]}` : '')).join('\u0001');
+  const objAnn = objectMeta?.annotations;
+  return [
+    pointer, isPod ? 'pod' : 'workload', len(spec.initContainers), len(spec.containers), len(spec.volumes),
+    template.metadata === undefined ? 'no-meta' : ann === undefined ? 'no-ann' : current,
+    isPod ? '' : objectMeta === undefined ? 'no-meta' : objAnn === undefined ? 'no-ann' : objAnn[STATUS_ANNOTATION] ?? '',
+  ].join('\u0002');
+}
+
 /** The ghostwire.dev/* annotations of every layer: all that config resolution reads. */
 function annotationSignature(layers: ReadonlyArray<Record<string, string> | undefined>): string {
   let sig = '';
@@ -227,7 +253,8 @@ export function mutate(req: AdmissionRequest, ctx: MutateContext): MutationOutco
     namespace,
     config,
     network: ctx.defaults.network,
-    containerPorts: workloadPorts(template),
+    // Ports matter only to a tunnel; skip collecting them for the common case.
+    containerPorts: config.tunnel ? workloadPorts(template) : [],
     tunnelKey: ctx.tunnelKey,
   });
   const tunnelErrors = tunnel.errors.map((e) => `ghostwire.dev/tunnel: ${e}`);
@@ -255,13 +282,17 @@ export function mutate(req: AdmissionRequest, ctx: MutateContext): MutationOutco
   const hashKey = `${signature}\u0000${config.tunnel}\u0000${JSON.stringify(tunnelSet)}`;
   const hash = ctx.memo?.hashes.get(hashKey) ?? ctx.memo?.hashes.set(hashKey, configHash(config, tunnelSet)) ?? configHash(config, tunnelSet);
   const parts = ctx.memo?.parts.get(hash) ?? renderMemoised(config, hash, ctx);
-  const status = statusAnnotationValue(parts.status);
-  const plan = planSpec(spec, parts, config.initFirst, config.nativeSidecar);
-  const patch = [
-    ...specOps(`${target.pointer}/spec`, spec, plan),
-    ...annotationOps(templateMetaPath, template.metadata, { ...tunnelSet, [STATUS_ANNOTATION]: status }, tunnelRemove),
+  const status = parts.statusJson;
+  const templateSet = { ...tunnelSet, [STATUS_ANNOTATION]: status };
+  const build = (): PatchOp[] => [
+    ...specOps(`${target.pointer}/spec`, spec, planSpec(spec, parts, config.initFirst, config.nativeSidecar)),
+    ...annotationOps(templateMetaPath, template.metadata, templateSet, tunnelRemove),
     ...(isPod ? [] : annotationOps('/metadata', object.metadata, { [STATUS_ANNOTATION]: status }, [])),
   ];
+  // A first injection's patch depends only on the config and the template's shape: memoise it by both.
+  const shape = ctx.memo && previous === undefined ? firstInjectionShape(target.pointer, template, object.metadata, isPod, [...Object.keys(templateSet), ...tunnelRemove]) : undefined;
+  const memoKey = shape === undefined ? undefined : `${hash}\u0000${shape}`;
+  const patch = (memoKey !== undefined ? ctx.memo!.patches.get(memoKey) : undefined) ?? (memoKey !== undefined ? ctx.memo!.patches.set(memoKey, build()) : build());
   const audit = { injected: 'true', 'config-hash': hash };
   if (patch.length === 0) {
     return { ...skipped('already-injected', { warnings, configHash: hash }), auditAnnotations: { ...audit, 'skip-reason': 'already-injected' } };

@@ -25,6 +25,8 @@ export interface DesiredParts {
   watcher: Container;
   volume: Volume;
   status: InjectionStatus;
+  /** statusAnnotationValue(status), computed once. */
+  statusJson: string;
 }
 
 function securityContext(): Record<string, unknown> {
@@ -87,20 +89,16 @@ export function renderParts(config: InjectConfig, configHash: string, version: s
     readinessProbe: { ...probe(1), periodSeconds: 5 },
   };
   if (config.nativeSidecar) watcher.restartPolicy = 'Always';
-  return {
-    init,
-    watcher,
-    volume: { name: SHARED_VOLUME, emptyDir: {} },
-    status: {
-      version,
-      initContainer: INIT_CONTAINER,
-      sidecar: WATCHER_CONTAINER,
-      sidecarMode: config.nativeSidecar ? 'native' : 'container',
-      volume: SHARED_VOLUME,
-      configHash,
-      tunnel: config.tunnel,
-    },
+  const status: InjectionStatus = {
+    version,
+    initContainer: INIT_CONTAINER,
+    sidecar: WATCHER_CONTAINER,
+    sidecarMode: config.nativeSidecar ? 'native' : 'container',
+    volume: SHARED_VOLUME,
+    configHash,
+    tunnel: config.tunnel,
   };
+  return { init, watcher, volume: { name: SHARED_VOLUME, emptyDir: {} }, status, statusJson: statusAnnotationValue(status) };
 }
 
 /** Compact, key-ordered JSON so the same status always serialises to the same bytes. */

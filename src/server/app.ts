@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from '../log.js';
 import { type EventIntent, type MutateContext, type MutationOutcome, mutate } from '../admission/mutate.js';
 import { ReviewError, parseAdmissionReview } from '../admission/review.js';
-import { toAdmissionResponse, toAdmissionReview } from '../admission/response.js';
+import { admissionReviewBody } from '../admission/response.js';
 import type { AdmissionRequest } from '../admission/types.js';
 import type { WebhookMetrics } from './metrics.js';
 
@@ -112,7 +112,7 @@ export function buildApp(opts: AppOptions): WebhookApp {
       },
       'admission',
     );
-    return reply.send(toAdmissionReview(toAdmissionResponse(req.uid, outcome)));
+    return reply.type('application/json; charset=utf-8').send(admissionReviewBody(req.uid, outcome));
   });
 
   return {

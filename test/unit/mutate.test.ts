@@ -235,3 +235,40 @@ test('Pod UPDATE is never patched (containers are immutable); workload UPDATE is
   assert.deepEqual(out.patch, []);
   assert.equal(mutate(requestFor(deployment(), 'shop', 'UPDATE'), ctx).result, 'injected');
 });
+
+test('one memo across differently shaped objects never hands one object another object\'s patch', async () => {
+  const { createMutationMemo } = await import('../../src/admission/memo.js');
+  const memoCtx = { ...ctx, memo: createMutationMemo() };
+  const variants: KubeObject[] = [
+    deployment(),
+    deployment({}),
+    deployment({ annotations: {} }),
+    deployment({ annotations: { x: 'y' } }, { initContainers: [{ name: 'a', image: 'a' }] }),
+    deployment({ annotations: {} }, { initContainers: [{ name: 'a', image: 'a' }, { name: 'b', image: 'b' }], volumes: [{ name: 'v', emptyDir: {} }] }),
+    deployment({ annotations: { 'ghostwire.dev/initFirst': 'true' } }, { initContainers: [{ name: 'a', image: 'a' }] }),
+    { ...deployment(), metadata: { name: 'web', namespace: 'shop' }, spec: { template: { metadata: { annotations: { 'ghostwire.dev/enabled': 'true' } }, spec: { containers: [{ name: 'a', image: 'a' }, { name: 'b', image: 'b' }] } } } },
+    { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'shop', annotations: { 'ghostwire.dev/enabled': 'true' } }, spec: { containers: [{ name: 'c', image: 'c' }] } },
+    { apiVersion: 'batch/v1', kind: 'CronJob', metadata: { name: 'cj', namespace: 'shop', annotations: { 'ghostwire.dev/enabled': 'true' } }, spec: { jobTemplate: { spec: { template: { spec: { containers: [{ name: 'c', image: 'c' }] } } } } } },
+  ];
+  for (let round = 0; round < 2; round++) {
+    for (const [i, v] of variants.entries()) {
+      const expected = mutate(requestFor(v, 'shop'), ctx);
+      const got = mutate(requestFor(v, 'shop'), memoCtx);
+      assert.deepEqual(got.patch, expected.patch, `variant ${i}, round ${round}`);
+      assert.equal(JSON.stringify(apply(v, got.patch)), JSON.stringify(apply(v, expected.patch)));
+    }
+  }
+});
+
+test('the response body is exactly the JSON of the AdmissionReview', async () => {
+  const { admissionReviewBody, toAdmissionResponse, toAdmissionReview } = await import('../../src/admission/response.js');
+  const { createMutationMemo } = await import('../../src/admission/memo.js');
+  const memoCtx = { ...ctx, memo: createMutationMemo() };
+  for (const obj of [deployment(), { ...deployment(), kind: 'ConfigMap' }]) {
+    for (let i = 0; i < 2; i++) {
+      const out = mutate(requestFor(obj as KubeObject, 'shop'), memoCtx);
+      const body = JSON.parse(admissionReviewBody('uid-1', out).toString('utf8'));
+      assert.deepEqual(body, JSON.parse(JSON.stringify(toAdmissionReview(toAdmissionResponse('uid-1', out)))));
+    }
+  }
+});
