@@ -157,7 +157,18 @@ async function httpsJson(server: string, token: string, ca: string, method: stri
   });
 }
 
-export async function startControlPlane(opts: { controllerManager?: boolean } = {}): Promise<ControlPlane> {
+export interface ControlPlaneOptions {
+  /** Start kube-controller-manager (default true; without it nothing creates default ServiceAccounts). */
+  controllerManager?: boolean;
+  /**
+   * Audit policy rules evaluated BEFORE the default ones (create/update/patch at Metadata, nothing else), e.g.
+   * `{ level: 'Metadata', userGroups: ['system:serviceaccounts'], omitStages: ['RequestReceived'] }` to record every
+   * request a service-account token makes. The log is `${dir}/audit.log`, one JSON event per line.
+   */
+  auditRules?: Array<Record<string, unknown>>;
+}
+
+export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
   const tools = ensureTools();
   const dir = mkdtempSync(join(tmpdir(), 'gw-e2e-'));
   const children: ChildProcess[] = [];
@@ -233,7 +244,7 @@ export async function startControlPlane(opts: { controllerManager?: boolean } = 
         '--service-account-issuer=https://kubernetes.default.svc', `--service-account-key-file=${saPub}`,
         `--service-account-signing-key-file=${saKey}`, '--service-cluster-ip-range=10.96.0.0/16', '--allow-privileged=true',
         // Audit annotations from the webhook land in this log (scenario checks read it).
-        `--audit-log-path=${join(dir, 'audit.log')}`, `--audit-policy-file=${f('audit-policy.yaml', 'apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: Metadata\n  verbs: ["create", "update", "patch"]\n- level: None\n')}`,
+        `--audit-log-path=${join(dir, 'audit.log')}`, `--audit-policy-file=${f('audit-policy.yaml', `apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n${(opts.auditRules ?? []).map((r) => `- ${JSON.stringify(r)}\n`).join('')}- level: Metadata\n  verbs: ["create", "update", "patch"]\n- level: None\n`)}`,
       ], apiLog),
     );
     const api = (method: string, path: string, body?: unknown, contentType?: string) => httpsJson(server, token, ca.certPem, method, path, body, contentType);
