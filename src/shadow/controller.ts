@@ -516,16 +516,26 @@ interface KeyState {
 }
 
 /**
- * Inputs that can change what a reconcile does: identity, spec generation (the pod template), deletion and the
- * ghostwire.dev/ annotations on the object. Our own status annotation and other controllers' annotations (the
- * Deployment controller's revision) are left out, so they never abort a running attempt.
+ * Inputs that can change what a reconcile does: identity, deletion, the ghostwire.dev/ annotations on the object and
+ * on its pod template, and the ports the pod template declares (what the reconciler reads). Our own status
+ * annotation and other controllers' annotations (the Deployment controller's revision) are left out, so they never
+ * abort a running attempt. metadata.generation is left out too: the API server bumps a Deployment's generation on
+ * every annotation change (annotations are copied to its ReplicaSets), our own status write included.
  */
 export function workloadFingerprint(w: Workload | undefined): string {
   if (!w) return 'gone';
-  const config = Object.entries(w.metadata.annotations ?? {})
-    .filter(([k]) => k.startsWith(ANNOTATION_PREFIX) && k !== TUNNEL_STATUS_ANNOTATION)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return JSON.stringify([w.metadata.uid, w.metadata.generation ?? 0, Boolean(w.metadata.deletionTimestamp), config]);
+  const ours = (annotations: Record<string, string> | undefined): Array<[string, string]> =>
+    Object.entries(annotations ?? {})
+      .filter(([k]) => k.startsWith(ANNOTATION_PREFIX) && k !== TUNNEL_STATUS_ANNOTATION)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const template = w.spec?.template;
+  return JSON.stringify([
+    w.metadata.uid,
+    Boolean(w.metadata.deletionTimestamp),
+    ours(w.metadata.annotations),
+    ours(template?.metadata?.annotations),
+    collectContainerPorts(template?.spec),
+  ]);
 }
 
 export class ShadowController {

@@ -356,6 +356,17 @@ test('the queue abandons a running attempt only when the workload\'s inputs chan
   const same = structuredClone(base);
   same.metadata.annotations = { ...same.metadata.annotations, 'deployment.kubernetes.io/revision': '2', [TUNNEL_STATUS_ANNOTATION]: '{"phase":"Ready"}' };
   assert.equal(workloadFingerprint(same), workloadFingerprint(base), 'other controllers\' and our own annotations do not count');
+  // The API server bumps a Deployment's generation on every annotation change, our own status write included;
+  // replicas do not change what a reconcile does either.
+  same.metadata.generation = 7;
+  same.spec = { ...structuredClone(base.spec), replicas: 3 } as Workload['spec'];
+  assert.equal(workloadFingerprint(same), workloadFingerprint(base), 'generation and replicas do not count');
+  const ports = structuredClone(base);
+  ports.spec!.template!.spec!.containers[0]!.ports!.push({ containerPort: 9090, name: 'admin' });
+  assert.notEqual(workloadFingerprint(ports), workloadFingerprint(base), 'template ports count');
+  const templateAnnotation = structuredClone(base);
+  templateAnnotation.spec!.template!.metadata!.annotations = { 'ghostwire.dev/fullMesh': 'true' };
+  assert.notEqual(workloadFingerprint(templateAnnotation), workloadFingerprint(base), 'template ghostwire.dev/ annotations count');
   const changed = structuredClone(base);
   changed.metadata.annotations = { ...changed.metadata.annotations, 'ghostwire.dev/fullMesh': 'true' };
   assert.notEqual(workloadFingerprint(changed), workloadFingerprint(base));
@@ -397,4 +408,31 @@ test('a stale cached copy does not repeat status writes or Events (the live obje
   // A workload that is gone (or replaced under the same name) is skipped.
   api.workloads.delete('Deployment/shop/web');
   assert.equal((await reconciler.reconcile(structuredClone(stale))).state, 'Skipped');
+});
+
+const WEB = 'Deployment/shop/web';
+
+test("our own status write does not abandon the running attempt (a Deployment's generation moves with its annotations)", async () => {
+  const { api, reconciler } = setup();
+  const outcomes: string[] = [];
+  const controller = new ShadowController({
+    reconciler: {
+      reconcile: async (w, signal) => {
+        const outcome = await reconciler.reconcile(w, signal);
+        outcomes.push(outcome.state);
+        return outcome;
+      },
+    },
+    lookup: (k) => (k === WEB ? structuredClone(api.workload('Deployment', NS, 'web')) : undefined),
+    log: nullLog,
+  });
+  // The informer delivers each status write while the attempt is still running.
+  api.onChange = (k) => controller.enqueue(k);
+  controller.enqueue(WEB);
+  await controller.idle();
+  controller.stop();
+  assert.ok(api.workload('Deployment', NS, 'web').metadata.generation! > 1, 'the status writes moved the generation');
+  assert.equal(outcomes[0], 'Ready', `outcomes: ${outcomes.join(', ')}`);
+  assert.ok(!outcomes.includes('Aborted'));
+  assert.deepEqual(reasons(api), ['ShadowPending', 'ShadowReady']);
 });
