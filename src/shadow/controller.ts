@@ -513,6 +513,8 @@ interface KeyState {
   changed: boolean;
   failures: number;
   timer?: ReturnType<typeof setTimeout>;
+  /** The last attempt failed with these inputs; permanent: it is not retried until they change. */
+  failed?: { fingerprint: string; permanent: boolean };
 }
 
 /**
@@ -558,18 +560,23 @@ export class ShadowController {
   enqueue(key: string): void {
     if (this.stopped) return;
     const state = this.state(key);
-    if (state.timer) {
-      clearTimeout(state.timer);
-      state.timer = undefined;
-    }
+    const fingerprint = workloadFingerprint(this.options.lookup(key));
     if (state.running) {
       state.dirty = true;
       // A newer spec makes the running attempt (and its wait) pointless.
-      if (workloadFingerprint(this.options.lookup(key)) !== state.running.fingerprint) {
+      if (fingerprint !== state.running.fingerprint) {
         state.changed = true;
         state.running.controller.abort();
       }
       return;
+    }
+    // After a failed attempt, an event that changed none of its inputs (our own status write, the deletions of its
+    // cleanup, a resync) waits for the backoff retry, or, after a permanent failure, for the workload to change.
+    // Otherwise every failure would wake its own retry at once.
+    if (state.failed?.fingerprint === fingerprint && (state.timer || state.failed.permanent)) return;
+    if (state.timer) {
+      clearTimeout(state.timer);
+      state.timer = undefined;
     }
     if (!this.queue.includes(key)) this.queue.push(key);
     this.pump();
@@ -639,33 +646,39 @@ export class ShadowController {
     const workload = this.options.lookup(key);
     if (!workload) {
       state.failures = 0;
+      state.failed = undefined;
       return;
     }
     const controller = new AbortController();
-    state.running = { controller, fingerprint: workloadFingerprint(workload) };
+    const fingerprint = workloadFingerprint(workload);
+    state.running = { controller, fingerprint };
     state.dirty = false;
     state.changed = false;
     // Reconcile a copy: the reconciler updates annotations in place as it writes them.
     const copy: Workload = { ...workload, metadata: { ...workload.metadata, annotations: { ...(workload.metadata.annotations ?? {}) } } };
     try {
       const outcome = await this.options.reconciler.reconcile(copy, controller.signal);
+      if (outcome.state === 'Failed') state.failed = { fingerprint, permanent: !outcome.retry };
+      else if (outcome.state !== 'Aborted') state.failed = undefined;
       if (outcome.state === 'Failed' && outcome.retry) this.scheduleRetry(key, state, outcome.reason);
       else if (outcome.state !== 'Aborted') state.failures = 0;
     } catch (err) {
       // Status write failures and unexpected API errors: never swallowed, retried with backoff.
       this.options.log.error({ workload: key }, `reconcile error: ${errorMessage(err)}`);
+      state.failed = { fingerprint, permanent: false };
       this.scheduleRetry(key, state, errorMessage(err));
     } finally {
       state.running = undefined;
     }
     if (this.stopped || !state.dirty) return;
-    // New inputs run now, even over a pending retry; other events (our own status write, shadow pods moving) run
-    // once more unless a backoff retry is already scheduled.
+    // New inputs run now, even over a pending retry or a permanent failure; other events (our own status write,
+    // shadow pods moving) run once more, unless the attempt failed: then the backoff retry (or, for a permanent
+    // failure, the next change) comes first.
     if (state.changed && state.timer) {
       clearTimeout(state.timer);
       state.timer = undefined;
     }
-    if (!state.timer) {
+    if (state.changed || (!state.timer && !state.failed?.permanent)) {
       state.dirty = false;
       state.changed = false;
       if (!this.queue.includes(key)) this.queue.push(key);

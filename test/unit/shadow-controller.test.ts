@@ -411,6 +411,13 @@ test('a stale cached copy does not repeat status writes or Events (the live obje
 });
 
 const WEB = 'Deployment/shop/web';
+const until = async (what: string, cond: () => boolean, ms = 3000): Promise<void> => {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+};
 
 test("our own status write does not abandon the running attempt (a Deployment's generation moves with its annotations)", async () => {
   const { api, reconciler } = setup();
@@ -435,4 +442,61 @@ test("our own status write does not abandon the running attempt (a Deployment's 
   assert.equal(outcomes[0], 'Ready', `outcomes: ${outcomes.join(', ')}`);
   assert.ok(!outcomes.includes('Aborted'));
   assert.deepEqual(reasons(api), ['ShadowPending', 'ShadowReady']);
+});
+
+test("a failed attempt's own status write and cleanup do not wake its retry before the backoff", async () => {
+  const { api, reconciler } = setup();
+  api.failApply = (o) => (o.kind === 'Ingress' ? new Error('HTTP 403 Forbidden: exceeded quota') : undefined);
+  const controller = new ShadowController({
+    reconciler,
+    lookup: (k) => (k === WEB ? structuredClone(api.workload('Deployment', NS, 'web')) : undefined),
+    log: nullLog,
+    backoffBaseMs: 400,
+  });
+  // Informer events arrive a moment after the write, usually once the attempt is over.
+  api.onChange = (k) => setImmediate(() => controller.enqueue(k));
+  controller.enqueue(WEB);
+  await until('Failed', () => status(api)?.phase === 'Failed');
+  await new Promise((r) => setTimeout(r, 100));
+  await controller.idle();
+  assert.equal(api.calls.filter((c) => c.startsWith('apply Ingress')).length, 1, 'one attempt before the backoff');
+  assert.deepEqual(reasons(api), ['ShadowPending', 'ShadowFailed']);
+  assert.equal(controller.pendingRetries(), 1);
+  controller.enqueue(WEB); // a resync with the same inputs waits for the retry too
+  assert.equal(controller.pendingRetries(), 1);
+
+  api.failApply = () => undefined;
+  await until('Ready after the backoff', () => status(api)?.phase === 'Ready');
+  assert.deepEqual(reasons(api), ['ShadowPending', 'ShadowFailed', 'ShadowPending', 'ShadowReady']);
+  controller.stop();
+});
+
+test('a permanent failure is not retried by its own status writes, only when the workload changes', async () => {
+  const { api, reconciler } = setup();
+  const foreign = api.seed({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'shadow-web', namespace: NS } } as never);
+  const controller = new ShadowController({
+    reconciler,
+    lookup: (k) => (k === WEB ? structuredClone(api.workload('Deployment', NS, 'web')) : undefined),
+    log: nullLog,
+    backoffBaseMs: 5,
+  });
+  api.onChange = (k) => setImmediate(() => controller.enqueue(k));
+  controller.enqueue(WEB);
+  await until('Failed', () => status(api)?.phase === 'Failed');
+  await new Promise((r) => setTimeout(r, 100));
+  await controller.idle();
+  assert.deepEqual(reasons(api), ['ShadowPending', 'ShadowFailed'], 'no Pending/Failed loop');
+  assert.equal(controller.pendingRetries(), 0);
+  controller.enqueue(WEB); // same inputs (a resync): still parked
+  await controller.idle();
+  assert.deepEqual(reasons(api), ['ShadowPending', 'ShadowFailed']);
+
+  // The conflict is resolved and the workload changes: reconciled again.
+  api.objects.delete(key('Service', 'shadow-web'));
+  assert.equal(foreign.metadata?.name, 'shadow-web');
+  setAnnotations(api, { 'ghostwire.dev/tunnelTimeout': '2m' });
+  controller.enqueue(WEB);
+  await until('Ready', () => status(api)?.phase === 'Ready');
+  assert.deepEqual(reasons(api), ['ShadowPending', 'ShadowFailed', 'ShadowPending', 'ShadowReady']);
+  controller.stop();
 });
