@@ -176,7 +176,10 @@ const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
 export const systemClock: Clock = { now: () => Date.now() };
 
 interface Attempt {
-  /** Objects this attempt created (they did not exist before it), with their uid, in creation order. */
+  /**
+   * Objects this attempt created (they did not exist before it), or took over from an abandoned attempt, with their
+   * uid, in creation order.
+   */
   created: Array<{ ref: ShadowRef; uid: string }>;
 }
 
@@ -186,6 +189,11 @@ export class ShadowReconciler {
   private readonly clock: Clock;
   private readonly waitForChange: (ms: number, signal?: AbortSignal) => Promise<void>;
   private readonly keygen: () => WireGuardKeyPair;
+  /**
+   * Objects created by attempts that were abandoned (the workload's inputs changed mid-attempt), by workload uid. The
+   * next attempt takes them over as its own: a failure removes them too, instead of treating them as pre-existing.
+   */
+  private readonly abandoned = new Map<string, Attempt['created']>();
 
   constructor(private readonly options: ReconcilerOptions) {
     this.api = options.api;
@@ -202,12 +210,18 @@ export class ShadowReconciler {
     // Read our own writes: an informer cache may not show the status written a moment ago yet, and deciding on a
     // stale status would repeat a write and its Event.
     const live = await this.api.get(workloadRef(cached));
-    if (!live || live.metadata?.uid !== cached.metadata.uid) return { state: 'Skipped', reason: 'the workload is gone' };
+    if (!live || live.metadata?.uid !== cached.metadata.uid) {
+      this.abandoned.delete(cached.metadata.uid);
+      return { state: 'Skipped', reason: 'the workload is gone' };
+    }
     const w: Workload = { ...cached, metadata: live.metadata as Workload['metadata'], spec: (live as { spec?: Workload['spec'] }).spec };
     if (w.metadata.deletionTimestamp) return { state: 'Skipped', reason: 'being deleted (garbage collection removes the shadow)' };
     const annotations = w.metadata.annotations ?? {};
     const resolved = resolveConfig(this.options.defaults, [annotations, w.spec?.template?.metadata?.annotations]);
-    if (!resolved.config.tunnel) return this.teardown(w);
+    if (!resolved.config.tunnel) {
+      this.abandoned.delete(w.metadata.uid);
+      return this.teardown(w);
+    }
 
     const previous = parseStatus(annotations[TUNNEL_STATUS_ANNOTATION]);
     const tunnelErrors = resolved.errors.filter((e) => TUNNEL_OPTION_KEYS.has(e.field));
@@ -227,7 +241,14 @@ export class ShadowReconciler {
       );
     } catch (err) {
       if (!(err instanceof ShadowRenderError)) throw err;
-      const reason = `cannot render the shadow: ${err.message}`;
+      let reason = `cannot render the shadow: ${err.message}`;
+      // What an abandoned attempt created is not left half-built behind a configuration that cannot be rendered.
+      const leftover = this.abandoned.get(w.metadata.uid);
+      if (leftover) {
+        const cleanupErrors = await this.cleanup(w, { created: leftover });
+        this.abandoned.delete(w.metadata.uid);
+        if (cleanupErrors.length > 0) reason += `; cleanup incomplete: ${cleanupErrors.join('; ')}`;
+      }
       await this.setStatus(w, previous, { phase: 'Failed', reason });
       return { state: 'Failed', reason, retry: false };
     }
@@ -240,7 +261,7 @@ export class ShadowReconciler {
       current = { ...base, phase: 'Pending' };
     }
 
-    const attempt: Attempt = { created: [] };
+    const attempt: Attempt = { created: [...(this.abandoned.get(w.metadata.uid) ?? [])] };
     try {
       await this.applyAll(w, plan, attempt);
       await this.removeOtherMode(w, plan);
@@ -254,9 +275,11 @@ export class ShadowReconciler {
     } catch (err) {
       if (err instanceof AbortedError || signal?.aborted) {
         this.log.info({ workload: workloadKey(w) }, 'shadow attempt abandoned: the workload changed or the controller is stopping');
+        if (attempt.created.length > 0) this.abandoned.set(w.metadata.uid, attempt.created);
         return { state: 'Aborted' };
       }
       const cleanupErrors = await this.cleanup(w, attempt);
+      this.abandoned.delete(w.metadata.uid);
       let reason = errorMessage(err);
       if (cleanupErrors.length > 0) reason += `; cleanup incomplete: ${cleanupErrors.join('; ')}`;
       const retry = !(err instanceof PermanentError);
@@ -264,6 +287,7 @@ export class ShadowReconciler {
       await this.setStatus(w, current, { ...base, phase: 'Failed', reason });
       return { state: 'Failed', reason, retry };
     }
+    this.abandoned.delete(w.metadata.uid);
     await this.setStatus(w, current, { ...base, phase: 'Ready' });
     return { state: 'Ready', endpoint: plan.identity.host };
   }

@@ -500,3 +500,53 @@ test('a permanent failure is not retried by its own status writes, only when the
   assert.deepEqual(reasons(api), ['ShadowPending', 'ShadowFailed', 'ShadowPending', 'ShadowReady']);
   controller.stop();
 });
+
+test("an abandoned attempt's objects are taken over by the next attempt: its failure removes them too", async () => {
+  const { api, reconciler } = setup();
+  // Attempt 1 applies everything, then the workload's inputs change and it is abandoned while waiting.
+  api.autoReady = false;
+  const abort = new AbortController();
+  api.failApply = (o) => {
+    if (o.kind === 'Ingress') abort.abort();
+    return undefined;
+  };
+  const first = await reconciler.reconcile(structuredClone(api.workload('Deployment', NS, 'web')), abort.signal);
+  assert.equal(first.state, 'Aborted');
+  assert.deepEqual(api.keys(), PLAIN_KEYS);
+
+  // Attempt 2 (new inputs) finds them in place; its Ingress apply is rejected: nothing half-built stays.
+  setAnnotations(api, { 'ghostwire.dev/tunnelPorts': '9090' });
+  api.failApply = (o) => (o.kind === 'Ingress' ? new Error('HTTP 403 Forbidden: exceeded quota') : undefined);
+  const second = await reconciler.reconcile(structuredClone(api.workload('Deployment', NS, 'web')));
+  assert.ok(second.state === 'Failed' && second.retry);
+  assert.deepEqual(api.keys(), [], 'the objects of the abandoned attempt were removed with the failed one');
+  assert.deepEqual(
+    api.calls.filter((c) => c.startsWith('delete')),
+    ['delete Ingress/shop/shadow-web', 'delete Deployment/shop/shadow-web', 'delete Service/shop/shadow-web', 'delete NetworkPolicy/shop/shadow-web'],
+    'newest first',
+  );
+
+  // Taken over once: a later success forgets them, so they are never deleted by a later failure.
+  api.failApply = () => undefined;
+  api.autoReady = true;
+  assert.equal((await reconciler.reconcile(structuredClone(api.workload('Deployment', NS, 'web')))).state, 'Ready');
+  api.failApply = (o) => (o.kind === 'Ingress' ? new Error('HTTP 503') : undefined);
+  setAnnotations(api, { 'ghostwire.dev/tunnelPorts': '9091' });
+  assert.equal((await reconciler.reconcile(structuredClone(api.workload('Deployment', NS, 'web')))).state, 'Failed');
+  assert.deepEqual(api.keys(), PLAIN_KEYS, 'objects that existed before the attempt stay');
+});
+
+test('a configuration that cannot be rendered removes what an abandoned attempt created', async () => {
+  const { api, reconciler } = setup();
+  api.autoReady = false;
+  const abort = new AbortController();
+  api.failApply = (o) => {
+    if (o.kind === 'Ingress') abort.abort();
+    return undefined;
+  };
+  assert.equal((await reconciler.reconcile(structuredClone(api.workload('Deployment', NS, 'web')), abort.signal)).state, 'Aborted');
+  setAnnotations(api, { 'ghostwire.dev/tunnelPorts': 'not-a-port' });
+  const outcome = await reconciler.reconcile(structuredClone(api.workload('Deployment', NS, 'web')));
+  assert.ok(outcome.state === 'Failed' && !outcome.retry && /cannot render/.test(outcome.reason));
+  assert.deepEqual(api.keys(), []);
+});
