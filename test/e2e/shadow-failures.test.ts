@@ -68,7 +68,7 @@ test('a rejected apply fails the attempt, removes what it created by uid, keeps 
     assert.deepEqual(records().filter((r) => r.kind === 'Ingress'), [], 'the Ingress was never stored');
     const removedLines = env.controllerLines().filter((l) => l.msg === 'removed the objects of the failed attempt');
     assert.ok(removedLines.length >= 1);
-    assert.deepEqual(removedLines[0]!.deleted, ['ConfigMap/shop/shadow-web-wg-config', 'Service/shop/shadow-web', 'Deployment/shop/shadow-web'], 'newest first');
+    assert.deepEqual(removedLines[0]!.deleted, ['ConfigMap/shop/shadow-web-wg-config', 'Service/shop/shadow-web', 'Deployment/shop/shadow-web'], 'what the attempt created, in creation order');
 
     // The keys Secret is not part of an attempt: it survives the failure.
     const keys = await env.getJson(paths.keys);
@@ -183,6 +183,47 @@ test('a permanent failure (a foreign object with the shadow name) is reported on
     assert.notEqual(ours.metadata.uid, foreign.metadata.uid);
     await env.nextShadowPod('web', '10.244.0.31', true);
     await waitFor('status Ready', 30_000, async () => (await env!.status('web'))?.phase === 'Ready');
+  } catch (err) {
+    env.dump();
+    throw err;
+  }
+});
+
+test("an attempt abandoned for new inputs is taken over: the next attempt's failure removes its objects too", { timeout: 60_000 }, async (t) => {
+  const cp = await startControlPlane();
+  let env: ShadowEnv | undefined;
+  t.after(async () => {
+    await env?.stop();
+    await cp.stop();
+  });
+  env = await shadowEnv(cp, { ns: NS });
+  const paths = shadowPaths(NS, 'web');
+  try {
+    const deployments = env.watch(`/apis/apps/v1/namespaces/${NS}/deployments`, 'shadow-web');
+    await env.startController();
+    // Attempt 1 applies everything and waits for a pod that never becomes Ready.
+    await env.apply(tunnelWorkload(NS, 'web', { 'ghostwire.dev/tunnel': 'true', 'ghostwire.dev/tunnelTimeout': '5m' }));
+    await waitFor('the shadow objects of attempt 1', 30_000, async () => (await env!.exists(paths.deployment)) && (await env!.exists(paths.ingress)));
+    const first = await env.getJson(paths.deployment);
+    // New inputs abandon it; attempt 2 finds the objects in place and times out after 2 s.
+    await env.kubectl(['-n', NS, 'annotate', 'deployment', 'web', '--overwrite', 'ghostwire.dev/tunnelTimeout=2s']);
+    const failed = await waitFor('status Failed', 30_000, async () => {
+      const s = await env!.status('web');
+      return s?.phase === 'Failed' ? s : undefined;
+    });
+    assert.match(failed.reason!, /^not ready after 2s: waiting for /);
+    assert.ok(env.controllerLines().some((l) => l.msg.startsWith('shadow attempt abandoned')), 'attempt 1 was abandoned');
+    // What attempt 1 created is removed with attempt 2's failure (by uid: attempt 1's Deployment is the one deleted).
+    await waitFor('a quiet moment with nothing of the abandoned attempt left', 20_000, async () => {
+      if ((await env!.status('web'))?.phase !== 'Failed') return false;
+      for (const p of [paths.deployment, paths.service, paths.ingress, paths.policy]) if (await env!.exists(p)) return false;
+      return true;
+    });
+    const removed = env.controllerLines().find((l) => l.msg === 'removed the objects of the failed attempt');
+    assert.deepEqual(removed?.deleted, ['NetworkPolicy/shop/shadow-web', 'Service/shop/shadow-web', 'Deployment/shop/shadow-web', 'Ingress/shop/shadow-web']);
+    await waitFor("attempt 1's Deployment deleted by its uid", 10_000, async () =>
+      deployments.records.some((r) => r.type === 'DELETED' && r.uid === first.metadata.uid),
+    );
   } catch (err) {
     env.dump();
     throw err;
