@@ -176,7 +176,10 @@ const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
 export const systemClock: Clock = { now: () => Date.now() };
 
 interface Attempt {
-  /** Objects this attempt created (they did not exist before it), with their uid, in creation order. */
+  /**
+   * Objects this attempt created (they did not exist before it), or took over from an abandoned attempt, with their
+   * uid, in creation order.
+   */
   created: Array<{ ref: ShadowRef; uid: string }>;
 }
 
@@ -186,6 +189,11 @@ export class ShadowReconciler {
   private readonly clock: Clock;
   private readonly waitForChange: (ms: number, signal?: AbortSignal) => Promise<void>;
   private readonly keygen: () => WireGuardKeyPair;
+  /**
+   * Objects created by attempts that were abandoned (the workload's inputs changed mid-attempt), by workload uid. The
+   * next attempt takes them over as its own: a failure removes them too, instead of treating them as pre-existing.
+   */
+  private readonly abandoned = new Map<string, Attempt['created']>();
 
   constructor(private readonly options: ReconcilerOptions) {
     this.api = options.api;
@@ -202,12 +210,18 @@ export class ShadowReconciler {
     // Read our own writes: an informer cache may not show the status written a moment ago yet, and deciding on a
     // stale status would repeat a write and its Event.
     const live = await this.api.get(workloadRef(cached));
-    if (!live || live.metadata?.uid !== cached.metadata.uid) return { state: 'Skipped', reason: 'the workload is gone' };
+    if (!live || live.metadata?.uid !== cached.metadata.uid) {
+      this.abandoned.delete(cached.metadata.uid);
+      return { state: 'Skipped', reason: 'the workload is gone' };
+    }
     const w: Workload = { ...cached, metadata: live.metadata as Workload['metadata'], spec: (live as { spec?: Workload['spec'] }).spec };
     if (w.metadata.deletionTimestamp) return { state: 'Skipped', reason: 'being deleted (garbage collection removes the shadow)' };
     const annotations = w.metadata.annotations ?? {};
     const resolved = resolveConfig(this.options.defaults, [annotations, w.spec?.template?.metadata?.annotations]);
-    if (!resolved.config.tunnel) return this.teardown(w);
+    if (!resolved.config.tunnel) {
+      this.abandoned.delete(w.metadata.uid);
+      return this.teardown(w);
+    }
 
     const previous = parseStatus(annotations[TUNNEL_STATUS_ANNOTATION]);
     const tunnelErrors = resolved.errors.filter((e) => TUNNEL_OPTION_KEYS.has(e.field));
@@ -227,7 +241,14 @@ export class ShadowReconciler {
       );
     } catch (err) {
       if (!(err instanceof ShadowRenderError)) throw err;
-      const reason = `cannot render the shadow: ${err.message}`;
+      let reason = `cannot render the shadow: ${err.message}`;
+      // What an abandoned attempt created is not left half-built behind a configuration that cannot be rendered.
+      const leftover = this.abandoned.get(w.metadata.uid);
+      if (leftover) {
+        const cleanupErrors = await this.cleanup(w, { created: leftover });
+        this.abandoned.delete(w.metadata.uid);
+        if (cleanupErrors.length > 0) reason += `; cleanup incomplete: ${cleanupErrors.join('; ')}`;
+      }
       await this.setStatus(w, previous, { phase: 'Failed', reason });
       return { state: 'Failed', reason, retry: false };
     }
@@ -240,7 +261,7 @@ export class ShadowReconciler {
       current = { ...base, phase: 'Pending' };
     }
 
-    const attempt: Attempt = { created: [] };
+    const attempt: Attempt = { created: [...(this.abandoned.get(w.metadata.uid) ?? [])] };
     try {
       await this.applyAll(w, plan, attempt);
       await this.removeOtherMode(w, plan);
@@ -254,9 +275,11 @@ export class ShadowReconciler {
     } catch (err) {
       if (err instanceof AbortedError || signal?.aborted) {
         this.log.info({ workload: workloadKey(w) }, 'shadow attempt abandoned: the workload changed or the controller is stopping');
+        if (attempt.created.length > 0) this.abandoned.set(w.metadata.uid, attempt.created);
         return { state: 'Aborted' };
       }
       const cleanupErrors = await this.cleanup(w, attempt);
+      this.abandoned.delete(w.metadata.uid);
       let reason = errorMessage(err);
       if (cleanupErrors.length > 0) reason += `; cleanup incomplete: ${cleanupErrors.join('; ')}`;
       const retry = !(err instanceof PermanentError);
@@ -264,6 +287,7 @@ export class ShadowReconciler {
       await this.setStatus(w, current, { ...base, phase: 'Failed', reason });
       return { state: 'Failed', reason, retry };
     }
+    this.abandoned.delete(w.metadata.uid);
     await this.setStatus(w, current, { ...base, phase: 'Ready' });
     return { state: 'Ready', endpoint: plan.identity.host };
   }
@@ -513,19 +537,31 @@ interface KeyState {
   changed: boolean;
   failures: number;
   timer?: ReturnType<typeof setTimeout>;
+  /** The last attempt failed with these inputs; permanent: it is not retried until they change. */
+  failed?: { fingerprint: string; permanent: boolean };
 }
 
 /**
- * Inputs that can change what a reconcile does: identity, spec generation (the pod template), deletion and the
- * ghostwire.dev/ annotations on the object. Our own status annotation and other controllers' annotations (the
- * Deployment controller's revision) are left out, so they never abort a running attempt.
+ * Inputs that can change what a reconcile does: identity, deletion, the ghostwire.dev/ annotations on the object and
+ * on its pod template, and the ports the pod template declares (what the reconciler reads). Our own status
+ * annotation and other controllers' annotations (the Deployment controller's revision) are left out, so they never
+ * abort a running attempt. metadata.generation is left out too: the API server bumps a Deployment's generation on
+ * every annotation change (annotations are copied to its ReplicaSets), our own status write included.
  */
 export function workloadFingerprint(w: Workload | undefined): string {
   if (!w) return 'gone';
-  const config = Object.entries(w.metadata.annotations ?? {})
-    .filter(([k]) => k.startsWith(ANNOTATION_PREFIX) && k !== TUNNEL_STATUS_ANNOTATION)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return JSON.stringify([w.metadata.uid, w.metadata.generation ?? 0, Boolean(w.metadata.deletionTimestamp), config]);
+  const ours = (annotations: Record<string, string> | undefined): Array<[string, string]> =>
+    Object.entries(annotations ?? {})
+      .filter(([k]) => k.startsWith(ANNOTATION_PREFIX) && k !== TUNNEL_STATUS_ANNOTATION)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const template = w.spec?.template;
+  return JSON.stringify([
+    w.metadata.uid,
+    Boolean(w.metadata.deletionTimestamp),
+    ours(w.metadata.annotations),
+    ours(template?.metadata?.annotations),
+    collectContainerPorts(template?.spec),
+  ]);
 }
 
 export class ShadowController {
@@ -548,18 +584,23 @@ export class ShadowController {
   enqueue(key: string): void {
     if (this.stopped) return;
     const state = this.state(key);
-    if (state.timer) {
-      clearTimeout(state.timer);
-      state.timer = undefined;
-    }
+    const fingerprint = workloadFingerprint(this.options.lookup(key));
     if (state.running) {
       state.dirty = true;
       // A newer spec makes the running attempt (and its wait) pointless.
-      if (workloadFingerprint(this.options.lookup(key)) !== state.running.fingerprint) {
+      if (fingerprint !== state.running.fingerprint) {
         state.changed = true;
         state.running.controller.abort();
       }
       return;
+    }
+    // After a failed attempt, an event that changed none of its inputs (our own status write, the deletions of its
+    // cleanup, a resync) waits for the backoff retry, or, after a permanent failure, for the workload to change.
+    // Otherwise every failure would wake its own retry at once.
+    if (state.failed?.fingerprint === fingerprint && (state.timer || state.failed.permanent)) return;
+    if (state.timer) {
+      clearTimeout(state.timer);
+      state.timer = undefined;
     }
     if (!this.queue.includes(key)) this.queue.push(key);
     this.pump();
@@ -629,33 +670,39 @@ export class ShadowController {
     const workload = this.options.lookup(key);
     if (!workload) {
       state.failures = 0;
+      state.failed = undefined;
       return;
     }
     const controller = new AbortController();
-    state.running = { controller, fingerprint: workloadFingerprint(workload) };
+    const fingerprint = workloadFingerprint(workload);
+    state.running = { controller, fingerprint };
     state.dirty = false;
     state.changed = false;
     // Reconcile a copy: the reconciler updates annotations in place as it writes them.
     const copy: Workload = { ...workload, metadata: { ...workload.metadata, annotations: { ...(workload.metadata.annotations ?? {}) } } };
     try {
       const outcome = await this.options.reconciler.reconcile(copy, controller.signal);
+      if (outcome.state === 'Failed') state.failed = { fingerprint, permanent: !outcome.retry };
+      else if (outcome.state !== 'Aborted') state.failed = undefined;
       if (outcome.state === 'Failed' && outcome.retry) this.scheduleRetry(key, state, outcome.reason);
       else if (outcome.state !== 'Aborted') state.failures = 0;
     } catch (err) {
       // Status write failures and unexpected API errors: never swallowed, retried with backoff.
       this.options.log.error({ workload: key }, `reconcile error: ${errorMessage(err)}`);
+      state.failed = { fingerprint, permanent: false };
       this.scheduleRetry(key, state, errorMessage(err));
     } finally {
       state.running = undefined;
     }
     if (this.stopped || !state.dirty) return;
-    // New inputs run now, even over a pending retry; other events (our own status write, shadow pods moving) run
-    // once more unless a backoff retry is already scheduled.
+    // New inputs run now, even over a pending retry or a permanent failure; other events (our own status write,
+    // shadow pods moving) run once more, unless the attempt failed: then the backoff retry (or, for a permanent
+    // failure, the next change) comes first.
     if (state.changed && state.timer) {
       clearTimeout(state.timer);
       state.timer = undefined;
     }
-    if (!state.timer) {
+    if (state.changed || (!state.timer && !state.failed?.permanent)) {
       state.dirty = false;
       state.changed = false;
       if (!this.queue.includes(key)) this.queue.push(key);

@@ -27,6 +27,8 @@ export class FakeShadowApi implements ShadowApi {
   /** Number of upcoming patchAnnotations() calls that fail. */
   failStatusWrites = 0;
   failEvents = false;
+  /** Called after a workload's annotations were written or a shadow Deployment deleted: what an informer sees. */
+  onChange: (workloadKey: string) => void = () => undefined;
   private uid = 0;
 
   addWorkload(w: Workload): Workload {
@@ -74,7 +76,11 @@ export class FakeShadowApi implements ShadowApi {
   async delete(ref: ShadowRef, uid: string): Promise<void> {
     this.calls.push(`delete ${refKey(ref)}`);
     const o = this.objects.get(refKey(ref));
-    if (o && o.metadata?.uid === uid) this.objects.delete(refKey(ref));
+    if (o && o.metadata?.uid === uid) {
+      this.objects.delete(refKey(ref));
+      const owner = o.metadata?.ownerReferences?.[0] as { kind?: string; name?: string } | undefined;
+      if (ref.kind === 'Deployment' && owner?.kind && owner.name) this.onChange(`${owner.kind}/${ref.namespace}/${owner.name}`);
+    }
   }
 
   async listPods(namespace: string, selector: Record<string, string>): Promise<V1Pod[]> {
@@ -102,7 +108,13 @@ export class FakeShadowApi implements ShadowApi {
       if (v === null) delete next[k];
       else next[k] = v;
     }
+    // As the API server does for Deployments: annotations are copied to ReplicaSets, so changing them bumps the
+    // generation (our own status write included).
+    if (ref.kind === 'Deployment' && JSON.stringify(next) !== JSON.stringify(w.metadata.annotations ?? {})) {
+      w.metadata.generation = (w.metadata.generation ?? 0) + 1;
+    }
     w.metadata.annotations = next;
+    this.onChange(`${ref.kind}/${ref.namespace}/${ref.name}`);
   }
 
   async createEvent(event: CoreV1Event): Promise<void> {

@@ -356,6 +356,17 @@ test('the queue abandons a running attempt only when the workload\'s inputs chan
   const same = structuredClone(base);
   same.metadata.annotations = { ...same.metadata.annotations, 'deployment.kubernetes.io/revision': '2', [TUNNEL_STATUS_ANNOTATION]: '{"phase":"Ready"}' };
   assert.equal(workloadFingerprint(same), workloadFingerprint(base), 'other controllers\' and our own annotations do not count');
+  // The API server bumps a Deployment's generation on every annotation change, our own status write included;
+  // replicas do not change what a reconcile does either.
+  same.metadata.generation = 7;
+  same.spec = { ...structuredClone(base.spec), replicas: 3 } as Workload['spec'];
+  assert.equal(workloadFingerprint(same), workloadFingerprint(base), 'generation and replicas do not count');
+  const ports = structuredClone(base);
+  ports.spec!.template!.spec!.containers[0]!.ports!.push({ containerPort: 9090, name: 'admin' });
+  assert.notEqual(workloadFingerprint(ports), workloadFingerprint(base), 'template ports count');
+  const templateAnnotation = structuredClone(base);
+  templateAnnotation.spec!.template!.metadata!.annotations = { 'ghostwire.dev/fullMesh': 'true' };
+  assert.notEqual(workloadFingerprint(templateAnnotation), workloadFingerprint(base), 'template ghostwire.dev/ annotations count');
   const changed = structuredClone(base);
   changed.metadata.annotations = { ...changed.metadata.annotations, 'ghostwire.dev/fullMesh': 'true' };
   assert.notEqual(workloadFingerprint(changed), workloadFingerprint(base));
@@ -397,4 +408,145 @@ test('a stale cached copy does not repeat status writes or Events (the live obje
   // A workload that is gone (or replaced under the same name) is skipped.
   api.workloads.delete('Deployment/shop/web');
   assert.equal((await reconciler.reconcile(structuredClone(stale))).state, 'Skipped');
+});
+
+const WEB = 'Deployment/shop/web';
+const until = async (what: string, cond: () => boolean, ms = 3000): Promise<void> => {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+};
+
+test("our own status write does not abandon the running attempt (a Deployment's generation moves with its annotations)", async () => {
+  const { api, reconciler } = setup();
+  const outcomes: string[] = [];
+  const controller = new ShadowController({
+    reconciler: {
+      reconcile: async (w, signal) => {
+        const outcome = await reconciler.reconcile(w, signal);
+        outcomes.push(outcome.state);
+        return outcome;
+      },
+    },
+    lookup: (k) => (k === WEB ? structuredClone(api.workload('Deployment', NS, 'web')) : undefined),
+    log: nullLog,
+  });
+  // The informer delivers each status write while the attempt is still running.
+  api.onChange = (k) => controller.enqueue(k);
+  controller.enqueue(WEB);
+  await controller.idle();
+  controller.stop();
+  assert.ok(api.workload('Deployment', NS, 'web').metadata.generation! > 1, 'the status writes moved the generation');
+  assert.equal(outcomes[0], 'Ready', `outcomes: ${outcomes.join(', ')}`);
+  assert.ok(!outcomes.includes('Aborted'));
+  assert.deepEqual(reasons(api), ['ShadowPending', 'ShadowReady']);
+});
+
+test("a failed attempt's own status write and cleanup do not wake its retry before the backoff", async () => {
+  const { api, reconciler } = setup();
+  api.failApply = (o) => (o.kind === 'Ingress' ? new Error('HTTP 403 Forbidden: exceeded quota') : undefined);
+  const controller = new ShadowController({
+    reconciler,
+    lookup: (k) => (k === WEB ? structuredClone(api.workload('Deployment', NS, 'web')) : undefined),
+    log: nullLog,
+    backoffBaseMs: 400,
+  });
+  // Informer events arrive a moment after the write, usually once the attempt is over.
+  api.onChange = (k) => setImmediate(() => controller.enqueue(k));
+  controller.enqueue(WEB);
+  await until('Failed', () => status(api)?.phase === 'Failed');
+  await new Promise((r) => setTimeout(r, 100));
+  await controller.idle();
+  assert.equal(api.calls.filter((c) => c.startsWith('apply Ingress')).length, 1, 'one attempt before the backoff');
+  assert.deepEqual(reasons(api), ['ShadowPending', 'ShadowFailed']);
+  assert.equal(controller.pendingRetries(), 1);
+  controller.enqueue(WEB); // a resync with the same inputs waits for the retry too
+  assert.equal(controller.pendingRetries(), 1);
+
+  api.failApply = () => undefined;
+  await until('Ready after the backoff', () => status(api)?.phase === 'Ready');
+  assert.deepEqual(reasons(api), ['ShadowPending', 'ShadowFailed', 'ShadowPending', 'ShadowReady']);
+  controller.stop();
+});
+
+test('a permanent failure is not retried by its own status writes, only when the workload changes', async () => {
+  const { api, reconciler } = setup();
+  const foreign = api.seed({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'shadow-web', namespace: NS } } as never);
+  const controller = new ShadowController({
+    reconciler,
+    lookup: (k) => (k === WEB ? structuredClone(api.workload('Deployment', NS, 'web')) : undefined),
+    log: nullLog,
+    backoffBaseMs: 5,
+  });
+  api.onChange = (k) => setImmediate(() => controller.enqueue(k));
+  controller.enqueue(WEB);
+  await until('Failed', () => status(api)?.phase === 'Failed');
+  await new Promise((r) => setTimeout(r, 100));
+  await controller.idle();
+  assert.deepEqual(reasons(api), ['ShadowPending', 'ShadowFailed'], 'no Pending/Failed loop');
+  assert.equal(controller.pendingRetries(), 0);
+  controller.enqueue(WEB); // same inputs (a resync): still parked
+  await controller.idle();
+  assert.deepEqual(reasons(api), ['ShadowPending', 'ShadowFailed']);
+
+  // The conflict is resolved and the workload changes: reconciled again.
+  api.objects.delete(key('Service', 'shadow-web'));
+  assert.equal(foreign.metadata?.name, 'shadow-web');
+  setAnnotations(api, { 'ghostwire.dev/tunnelTimeout': '2m' });
+  controller.enqueue(WEB);
+  await until('Ready', () => status(api)?.phase === 'Ready');
+  assert.deepEqual(reasons(api), ['ShadowPending', 'ShadowFailed', 'ShadowPending', 'ShadowReady']);
+  controller.stop();
+});
+
+test("an abandoned attempt's objects are taken over by the next attempt: its failure removes them too", async () => {
+  const { api, reconciler } = setup();
+  // Attempt 1 applies everything, then the workload's inputs change and it is abandoned while waiting.
+  api.autoReady = false;
+  const abort = new AbortController();
+  api.failApply = (o) => {
+    if (o.kind === 'Ingress') abort.abort();
+    return undefined;
+  };
+  const first = await reconciler.reconcile(structuredClone(api.workload('Deployment', NS, 'web')), abort.signal);
+  assert.equal(first.state, 'Aborted');
+  assert.deepEqual(api.keys(), PLAIN_KEYS);
+
+  // Attempt 2 (new inputs) finds them in place; its Ingress apply is rejected: nothing half-built stays.
+  setAnnotations(api, { 'ghostwire.dev/tunnelPorts': '9090' });
+  api.failApply = (o) => (o.kind === 'Ingress' ? new Error('HTTP 403 Forbidden: exceeded quota') : undefined);
+  const second = await reconciler.reconcile(structuredClone(api.workload('Deployment', NS, 'web')));
+  assert.ok(second.state === 'Failed' && second.retry);
+  assert.deepEqual(api.keys(), [], 'the objects of the abandoned attempt were removed with the failed one');
+  assert.deepEqual(
+    api.calls.filter((c) => c.startsWith('delete')),
+    ['delete Ingress/shop/shadow-web', 'delete Deployment/shop/shadow-web', 'delete Service/shop/shadow-web', 'delete NetworkPolicy/shop/shadow-web'],
+    'newest first',
+  );
+
+  // Taken over once: a later success forgets them, so they are never deleted by a later failure.
+  api.failApply = () => undefined;
+  api.autoReady = true;
+  assert.equal((await reconciler.reconcile(structuredClone(api.workload('Deployment', NS, 'web')))).state, 'Ready');
+  api.failApply = (o) => (o.kind === 'Ingress' ? new Error('HTTP 503') : undefined);
+  setAnnotations(api, { 'ghostwire.dev/tunnelPorts': '9091' });
+  assert.equal((await reconciler.reconcile(structuredClone(api.workload('Deployment', NS, 'web')))).state, 'Failed');
+  assert.deepEqual(api.keys(), PLAIN_KEYS, 'objects that existed before the attempt stay');
+});
+
+test('a configuration that cannot be rendered removes what an abandoned attempt created', async () => {
+  const { api, reconciler } = setup();
+  api.autoReady = false;
+  const abort = new AbortController();
+  api.failApply = (o) => {
+    if (o.kind === 'Ingress') abort.abort();
+    return undefined;
+  };
+  assert.equal((await reconciler.reconcile(structuredClone(api.workload('Deployment', NS, 'web')), abort.signal)).state, 'Aborted');
+  setAnnotations(api, { 'ghostwire.dev/tunnelPorts': 'not-a-port' });
+  const outcome = await reconciler.reconcile(structuredClone(api.workload('Deployment', NS, 'web')));
+  assert.ok(outcome.state === 'Failed' && !outcome.retry && /cannot render/.test(outcome.reason));
+  assert.deepEqual(api.keys(), []);
 });
