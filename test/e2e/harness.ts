@@ -137,8 +137,12 @@ export async function waitFor<T>(what: string, timeoutMs: number, probe: () => P
 async function httpsJson(server: string, token: string, ca: string, method: string, path: string, body?: unknown, contentType = 'application/json') {
   const { request } = await import('node:https');
   const url = new URL(path, server);
+  const payload = body === undefined ? undefined : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
   return new Promise<{ status: number; body: any }>((resolve, reject) => {
-    const req = request(url, { method, ca, headers: { authorization: `Bearer ${token}`, 'content-type': contentType, accept: 'application/json' } }, (res) => {
+    // An explicit length: a chunked body on DELETE is not read as DeleteOptions by the API server.
+    const headers: Record<string, string | number> = { authorization: `Bearer ${token}`, 'content-type': contentType, accept: 'application/json' };
+    if (payload) headers['content-length'] = payload.length;
+    const req = request(url, { method, ca, headers }, (res) => {
       let text = '';
       res.on('data', (d: Buffer) => (text += d.toString()));
       res.on('end', () => {
@@ -152,8 +156,7 @@ async function httpsJson(server: string, token: string, ca: string, method: stri
       });
     });
     req.on('error', reject);
-    if (body !== undefined) req.write(typeof body === 'string' ? body : JSON.stringify(body));
-    req.end();
+    req.end(payload);
   });
 }
 
