@@ -14,6 +14,8 @@ export interface WebhookFigures {
   p99: number;
   errors: number;
   non2xx: number;
+  /** Server process CPU time per request (user + system), microseconds. */
+  cpuUs: number;
 }
 
 /** A realistic review: the fixture Deployment plus what kubectl apply and real manifests carry. */
@@ -71,17 +73,37 @@ async function drive(port: number, body: string, seconds: number): Promise<autoc
   });
 }
 
+/** CPU time the server process spent per request over a fixed number of requests (robust to machine noise). */
+async function cpuPerRequest(port: number, body: string, requests: number): Promise<number> {
+  const { get } = await import('node:https');
+  const cpu = () =>
+    new Promise<NodeJS.CpuUsage>((resolve, reject) => {
+      get({ host: '127.0.0.1', port, path: '/bench/cpu', rejectUnauthorized: false }, (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString()));
+        res.on('end', () => resolve(JSON.parse(text) as NodeJS.CpuUsage));
+      }).on('error', reject);
+    });
+  const before = await cpu();
+  await autocannon({ url: `https://127.0.0.1:${port}/mutate`, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections: 20, amount: requests });
+  const after = await cpu();
+  return (after.user + after.system - before.user - before.system) / requests;
+}
+
+export const MODES = ['bare', 'bare-patch', 'ghostwire'] as const;
+
 export async function runWebhookBench(seconds = Number(process.env.BENCH_SECONDS ?? 10)): Promise<WebhookFigures[]> {
   const body = benchReview();
   const figures: WebhookFigures[] = [];
-  // Interleaved rounds so drift on a shared machine hits both sides alike.
+  // Interleaved rounds so drift on a shared machine hits every mode alike.
   for (const round of [1, 2]) {
-    for (const mode of ['bare', 'ghostwire']) {
+    for (const mode of MODES) {
       const { child, port } = await startServer(mode);
       try {
         await drive(port, body, 2); // warm-up: JIT, TLS session setup
         const r = await drive(port, body, seconds);
-        figures.push({ mode: `${mode}#${round}`, requestsPerSec: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors, non2xx: r.non2xx });
+        const cpuUs = await cpuPerRequest(port, body, 20_000);
+        figures.push({ mode: `${mode}#${round}`, requestsPerSec: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors, non2xx: r.non2xx, cpuUs });
       } finally {
         child.kill('SIGKILL');
       }
@@ -92,12 +114,18 @@ export async function runWebhookBench(seconds = Number(process.env.BENCH_SECONDS
 
 export function summarizeWebhook(figures: WebhookFigures[], bodyBytes: number): string {
   const best = (mode: string) => figures.filter((f) => f.mode.startsWith(`${mode}#`)).sort((a, b) => b.requestsPerSec - a.requestsPerSec)[0]!;
+  const leastCpu = (mode: string) => Math.min(...figures.filter((f) => f.mode.startsWith(`${mode}#`)).map((f) => f.cpuUs));
   const bare = best('bare');
+  const bp = best('bare-patch');
   const gw = best('ghostwire');
-  const rows = figures.map((f) => `  ${f.mode.padEnd(12)} ${f.requestsPerSec.toFixed(0).padStart(7)} req/s   p50 ${String(f.p50).padStart(3)} ms   p99 ${String(f.p99).padStart(3)} ms   errors ${f.errors} non-2xx ${f.non2xx}`);
+  const rows = figures.map(
+    (f) => `  ${f.mode.padEnd(13)} ${f.requestsPerSec.toFixed(0).padStart(7)} req/s   p50 ${String(f.p50).padStart(3)} ms   p99 ${String(f.p99).padStart(3)} ms   server CPU ${f.cpuUs.toFixed(0).padStart(4)} us/req   errors ${f.errors} non-2xx ${f.non2xx}`,
+  );
   return [
-    `Webhook: POST /mutate, ${bodyBytes} byte Deployment AdmissionReview, HTTPS, 20 connections`,
+    `Webhook: POST /mutate, ${bodyBytes} byte Deployment AdmissionReview, HTTPS, 20 connections, ${process.env.BENCH_SECONDS ?? 10} s per run`,
     ...rows,
-    `  ratio (best of rounds): ghostwire / bare = ${(gw.requestsPerSec / bare.requestsPerSec).toFixed(2)}x throughput; ghostwire p99 ${gw.p99} ms (target >= 0.85x, p99 < 10 ms)`,
+    `  ghostwire / bare:       ${(gw.requestsPerSec / bare.requestsPerSec).toFixed(2)}x throughput, ${(leastCpu('bare') / leastCpu('ghostwire')).toFixed(2)}x CPU efficiency (target >= 0.85x)`,
+    `  ghostwire / bare-patch: ${(gw.requestsPerSec / bp.requestsPerSec).toFixed(2)}x throughput, ${(leastCpu('bare-patch') / leastCpu('ghostwire')).toFixed(2)}x CPU efficiency (same answer size)`,
+    `  ghostwire p99 ${gw.p99} ms (target < 10 ms)`,
   ].join('\n');
 }

@@ -66,13 +66,13 @@ export function patchBase64(ops: ReadonlyArray<{ op: string; path: string; value
   return b64;
 }
 
-/** `,"patch":"<base64>"}}` as bytes: the end of a response body, reused while the patch is. */
-const tails = new WeakMap<readonly unknown[], Buffer>();
+/** `,"patch":"<base64>"}}`: the end of a response body, reused while the patch is. */
+const tails = new WeakMap<readonly unknown[], string>();
 
-export function patchTail(ops: ReadonlyArray<{ op: string; path: string; value?: unknown }>): Buffer {
+export function patchTail(ops: ReadonlyArray<{ op: string; path: string; value?: unknown }>): string {
   let tail = tails.get(ops);
   if (tail === undefined) {
-    tail = Buffer.from(`,"patch":"${patchBase64(ops)}"}}`);
+    tail = `,"patch":"${patchBase64(ops)}"}}`;
     tails.set(ops, tail);
   }
   return tail;

@@ -22,13 +22,12 @@ export function toAdmissionReview(response: AdmissionResponse): AdmissionReview 
 }
 
 /**
- * The response body. The base64 patch (no characters JSON must escape) is appended as cached bytes rather than
- * passed through JSON.stringify and a string-to-bytes conversion on every admission: at ~5 KB it is most of the
- * response, and most of the per-request cost after the parse.
+ * The response body as text. The base64 patch (no characters JSON must escape) is appended as a cached string
+ * instead of going through JSON.stringify on every admission. It stays a string, not a Buffer: Node writes a string
+ * body together with the headers in one TLS record, a Buffer body as a second one (measured: ~18 us/request more).
  */
-export function admissionReviewBody(uid: string, outcome: MutationOutcome): Buffer {
+export function admissionReviewBody(uid: string, outcome: MutationOutcome): string {
   const { patch, ...rest } = toAdmissionResponse(uid, outcome);
   const head = JSON.stringify(toAdmissionReview(rest));
-  if (patch === undefined) return Buffer.from(head);
-  return Buffer.concat([Buffer.from(head.slice(0, -2)), patchTail(outcome.patch)]);
+  return patch === undefined ? head : head.slice(0, -2) + patchTail(outcome.patch);
 }
