@@ -10,7 +10,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI } from '../helpers/paths.js';
-import { type ControlPlane, waitFor } from './harness.js';
+import type { TestContext } from 'node:test';
+import { type ControlPlane, startControlPlane, waitFor } from './harness.js';
 
 export const TUNNEL_KEY = 'e2e-tunnel-signing-key-0123456789abcdef';
 export const NODE = 'n1';
@@ -286,4 +287,19 @@ export async function holdsFor(what: string, ms: number, probe: () => Promise<bo
     await new Promise((r) => setTimeout(r, 200));
   }
   assert.ok(await probe(), `expected ${what} to hold for ${ms} ms`);
+}
+
+/**
+ * A control plane and a shadow environment for one test, both stopped in t.after even when the test fails.
+ * `env` is the same object the test keeps using; `paths` are the API paths of workload `web`'s shadow objects.
+ */
+export async function startShadowTest(t: TestContext, ns: string): Promise<{ cp: ControlPlane; env: ShadowEnv; paths: ReturnType<typeof shadowPaths> }> {
+  const cp = await startControlPlane();
+  let env: ShadowEnv | undefined;
+  t.after(async () => {
+    await env?.stop();
+    await cp.stop();
+  });
+  env = await shadowEnv(cp, { ns });
+  return { cp, env, paths: shadowPaths(ns, 'web') };
 }

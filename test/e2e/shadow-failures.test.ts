@@ -5,8 +5,8 @@
 // shadow's name) that stays parked instead of looping on its own status writes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startControlPlane, waitFor } from './harness.js';
-import { type ShadowEnv, type WatchRecord, holdsFor, shadowEnv, shadowPaths, tunnelWorkload } from './shadow-env.js';
+import { waitFor } from './harness.js';
+import { type WatchRecord, holdsFor, startShadowTest, tunnelWorkload } from './shadow-env.js';
 
 const NS = 'shop';
 const QUOTA = 'no-ingress';
@@ -19,18 +19,11 @@ function allDeleted(records: WatchRecord[], kind: string): boolean {
 }
 
 test('a rejected apply fails the attempt, removes what it created by uid, keeps the keys, and the backoff retry converges', { timeout: 90_000 }, async (t) => {
-  const cp = await startControlPlane();
-  let env: ShadowEnv | undefined;
-  t.after(async () => {
-    await env?.stop();
-    await cp.stop();
-  });
-  env = await shadowEnv(cp, { ns: NS });
-  const paths = shadowPaths(NS, 'web');
+  const { env, paths } = await startShadowTest(t, NS);
   try {
     // The quota admission plugin rejects the Ingress; wait until the quota controller has computed its usage.
     await env.apply(`apiVersion: v1\nkind: ResourceQuota\nmetadata: {name: ${QUOTA}, namespace: ${NS}}\nspec:\n  hard: {count/ingresses.networking.k8s.io: "0"}\n`);
-    await waitFor('the quota status', 30_000, async () => (await env!.getJson(`/api/v1/namespaces/${NS}/resourcequotas/${QUOTA}`))?.status?.used);
+    await waitFor('the quota status', 30_000, async () => (await env.getJson(`/api/v1/namespaces/${NS}/resourcequotas/${QUOTA}`))?.status?.used);
     const watched = [
       env.watch(`/apis/apps/v1/namespaces/${NS}/deployments`, 'shadow-web'),
       env.watch(`/api/v1/namespaces/${NS}/services`, 'shadow-web'),
@@ -44,12 +37,12 @@ test('a rejected apply fails the attempt, removes what it created by uid, keeps 
 
     // Failed, with a reason naming the rejected object and carrying the API server's message.
     const failed = await waitFor('status Failed', 30_000, async () => {
-      const s = await env!.status('web');
+      const s = await env.status('web');
       return s?.phase === 'Failed' ? s : undefined;
     });
     assert.equal(failed.mode, 'full-mesh');
     assert.match(failed.reason!, /^apply Ingress shop\/shadow-web failed: .*HTTP 403 Forbidden: .*exceeded quota: no-ingress/);
-    const failedEvent = await waitFor('a ShadowFailed Event', 10_000, async () => (await env!.events('web')).find((e) => e.reason === 'ShadowFailed'));
+    const failedEvent = await waitFor('a ShadowFailed Event', 10_000, async () => (await env.events('web')).find((e) => e.reason === 'ShadowFailed'));
     assert.equal(failedEvent.type, 'Warning');
     assert.match(failedEvent.message, /apply Ingress shop\/shadow-web failed: .*exceeded quota: no-ingress/);
 
@@ -58,11 +51,11 @@ test('a rejected apply fails the attempt, removes what it created by uid, keeps 
     // Retries run on a backoff (1s, 2s, 4s...), so there is a quiet moment to observe; the condition can only hold
     // if the cleanup works.
     await waitFor('a quiet moment with every object of the failed attempts deleted', 20_000, async () => {
-      if ((await env!.status('web'))?.phase !== 'Failed') return false;
-      for (const p of [paths.deployment, paths.service, paths.wgConfig, paths.ingress]) if (await env!.exists(p)) return false;
-      const rs = await env!.getJson(`/apis/apps/v1/namespaces/${NS}/replicasets?labelSelector=app.kubernetes.io%2Finstance%3Dshadow-web`);
+      if ((await env.status('web'))?.phase !== 'Failed') return false;
+      for (const p of [paths.deployment, paths.service, paths.wgConfig, paths.ingress]) if (await env.exists(p)) return false;
+      const rs = await env.getJson(`/apis/apps/v1/namespaces/${NS}/replicasets?labelSelector=app.kubernetes.io%2Finstance%3Dshadow-web`);
       if ((rs?.items ?? []).length > 0) return false;
-      if ((await env!.shadowPods('web', { includeTerminating: true })).length > 0) return false;
+      if ((await env.shadowPods('web', { includeTerminating: true })).length > 0) return false;
       return ['Deployment', 'Service', 'ConfigMap'].every((kind) => allDeleted(records(), kind));
     });
     assert.deepEqual(records().filter((r) => r.kind === 'Ingress'), [], 'the Ingress was never stored');
@@ -88,16 +81,16 @@ test('a rejected apply fails the attempt, removes what it created by uid, keeps 
 
     // The quota goes; the next retry (on its backoff, nothing else wakes it) applies everything.
     await env.kubectl(['-n', NS, 'delete', 'resourcequota', QUOTA]);
-    await waitFor('the shadow Ingress after the quota is gone', 30_000, () => env!.exists(paths.ingress));
+    await waitFor('the shadow Ingress after the quota is gone', 30_000, () => env.exists(paths.ingress));
     await env.nextShadowPod('web', '10.244.0.21', true);
     const ready = await waitFor('status Ready', 30_000, async () => {
-      const s = await env!.status('web');
+      const s = await env.status('web');
       return s?.phase === 'Ready' ? s : undefined;
     });
     assert.equal(ready.hash, failed.hash, 'the same rendered objects');
     // The Event follows the status write.
     const reasons = await waitFor('a ShadowReady Event', 10_000, async () => {
-      const r = (await env!.events('web')).map((e) => e.reason).filter((x) => x.startsWith('Shadow'));
+      const r = (await env.events('web')).map((e) => e.reason).filter((x) => x.startsWith('Shadow'));
       return r.at(-1) === 'ShadowReady' ? r : undefined;
     });
     assert.equal(reasons.filter((r) => r === 'ShadowFailed').length, env.controllerLines().filter((l) => l.msg.startsWith('shadow attempt failed')).length, 'one ShadowFailed per failed attempt');
@@ -146,25 +139,18 @@ test('a rejected apply fails the attempt, removes what it created by uid, keeps 
 });
 
 test('a permanent failure (a foreign object with the shadow name) is reported once and parked until the workload changes', { timeout: 60_000 }, async (t) => {
-  const cp = await startControlPlane();
-  let env: ShadowEnv | undefined;
-  t.after(async () => {
-    await env?.stop();
-    await cp.stop();
-  });
-  env = await shadowEnv(cp, { ns: NS });
-  const paths = shadowPaths(NS, 'web');
+  const { env, paths } = await startShadowTest(t, NS);
   try {
     await env.apply(`apiVersion: v1\nkind: Service\nmetadata: {name: shadow-web, namespace: ${NS}}\nspec:\n  ports: [{port: 80}]\n`);
     const foreign = await env.getJson(paths.service);
     await env.startController();
     await env.apply(tunnelWorkload(NS, 'web', { 'ghostwire.dev/tunnel': 'true', 'ghostwire.dev/tunnelTimeout': '120s' }));
     const failed = await waitFor('status Failed', 30_000, async () => {
-      const s = await env!.status('web');
+      const s = await env.status('web');
       return s?.phase === 'Failed' ? s : undefined;
     });
     assert.match(failed.reason!, /^Service shop\/shadow-web already exists and is not owned by Deployment web/);
-    const shadowEvents = async () => (await env!.events('web')).map((e) => e.reason).filter((r) => r.startsWith('Shadow'));
+    const shadowEvents = async () => (await env.events('web')).map((e) => e.reason).filter((r) => r.startsWith('Shadow'));
     // Its own status writes do not re-run it: one Pending/Failed pair, not a loop.
     await holdsFor('one ShadowPending/ShadowFailed pair', 3000, async () => JSON.stringify(await shadowEvents()) === '["ShadowPending","ShadowFailed"]');
     assert.ok((await env.workload('web')).metadata.generation <= 6, 'the workload is not rewritten over and over');
@@ -177,12 +163,12 @@ test('a permanent failure (a foreign object with the shadow name) is reported on
     await env.kubectl(['-n', NS, 'delete', 'service', 'shadow-web']);
     await env.kubectl(['-n', NS, 'annotate', 'deployment', 'web', '--overwrite', 'ghostwire.dev/tunnelTimeout=150s']);
     const ours = await waitFor('our shadow Service', 30_000, async () => {
-      const s = await env!.getJson(paths.service);
+      const s = await env.getJson(paths.service);
       return s?.metadata?.ownerReferences?.[0]?.name === 'web' ? s : undefined;
     });
     assert.notEqual(ours.metadata.uid, foreign.metadata.uid);
     await env.nextShadowPod('web', '10.244.0.31', true);
-    await waitFor('status Ready', 30_000, async () => (await env!.status('web'))?.phase === 'Ready');
+    await waitFor('status Ready', 30_000, async () => (await env.status('web'))?.phase === 'Ready');
   } catch (err) {
     env.dump();
     throw err;
@@ -190,33 +176,26 @@ test('a permanent failure (a foreign object with the shadow name) is reported on
 });
 
 test("an attempt abandoned for new inputs is taken over: the next attempt's failure removes its objects too", { timeout: 60_000 }, async (t) => {
-  const cp = await startControlPlane();
-  let env: ShadowEnv | undefined;
-  t.after(async () => {
-    await env?.stop();
-    await cp.stop();
-  });
-  env = await shadowEnv(cp, { ns: NS });
-  const paths = shadowPaths(NS, 'web');
+  const { env, paths } = await startShadowTest(t, NS);
   try {
     const deployments = env.watch(`/apis/apps/v1/namespaces/${NS}/deployments`, 'shadow-web');
     await env.startController();
     // Attempt 1 applies everything and waits for a pod that never becomes Ready.
     await env.apply(tunnelWorkload(NS, 'web', { 'ghostwire.dev/tunnel': 'true', 'ghostwire.dev/tunnelTimeout': '5m' }));
-    await waitFor('the shadow objects of attempt 1', 30_000, async () => (await env!.exists(paths.deployment)) && (await env!.exists(paths.ingress)));
+    await waitFor('the shadow objects of attempt 1', 30_000, async () => (await env.exists(paths.deployment)) && (await env.exists(paths.ingress)));
     const first = await env.getJson(paths.deployment);
     // New inputs abandon it; attempt 2 finds the objects in place and times out after 2 s.
     await env.kubectl(['-n', NS, 'annotate', 'deployment', 'web', '--overwrite', 'ghostwire.dev/tunnelTimeout=2s']);
     const failed = await waitFor('status Failed', 30_000, async () => {
-      const s = await env!.status('web');
+      const s = await env.status('web');
       return s?.phase === 'Failed' ? s : undefined;
     });
     assert.match(failed.reason!, /^not ready after 2s: waiting for /);
     assert.ok(env.controllerLines().some((l) => l.msg.startsWith('shadow attempt abandoned')), 'attempt 1 was abandoned');
     // What attempt 1 created is removed with attempt 2's failure (by uid: attempt 1's Deployment is the one deleted).
     await waitFor('a quiet moment with nothing of the abandoned attempt left', 20_000, async () => {
-      if ((await env!.status('web'))?.phase !== 'Failed') return false;
-      for (const p of [paths.deployment, paths.service, paths.ingress, paths.policy]) if (await env!.exists(p)) return false;
+      if ((await env.status('web'))?.phase !== 'Failed') return false;
+      for (const p of [paths.deployment, paths.service, paths.ingress, paths.policy]) if (await env.exists(p)) return false;
       return true;
     });
     const removed = env.controllerLines().find((l) => l.msg === 'removed the objects of the failed attempt');

@@ -4,31 +4,24 @@
 // IP, an old ReplicaSet's Ready pod (during a rollout) and a terminating pod do not count.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startControlPlane, waitFor } from './harness.js';
-import { type ShadowEnv, type TunnelStatus, holdsFor, shadowEnv, shadowPaths, tunnelWorkload } from './shadow-env.js';
+import { waitFor } from './harness.js';
+import { type TunnelStatus, holdsFor, startShadowTest, tunnelWorkload } from './shadow-env.js';
 
 const NS = 'shop';
 const HOLD_MS = 3000;
 
 test('readiness: an IP without Ready=True, an old ReplicaSet\'s pod and a terminating pod do not make the tunnel Ready', { timeout: 90_000 }, async (t) => {
-  const cp = await startControlPlane();
-  let env: ShadowEnv | undefined;
-  t.after(async () => {
-    await env?.stop();
-    await cp.stop();
-  });
-  env = await shadowEnv(cp, { ns: NS });
-  const paths = shadowPaths(NS, 'web');
-  const status = (): Promise<TunnelStatus | undefined> => env!.status('web');
+  const { cp, env, paths } = await startShadowTest(t, NS);
+  const status = (): Promise<TunnelStatus | undefined> => env.status('web');
   const phase = async (): Promise<string | undefined> => (await status())?.phase;
   const currentReplicaSet = async (): Promise<any> => {
-    const d = await env!.getJson(paths.deployment);
+    const d = await env.getJson(paths.deployment);
     const revision = d?.metadata?.annotations?.['deployment.kubernetes.io/revision'];
-    const list = await env!.getJson(`/apis/apps/v1/namespaces/${NS}/replicasets?labelSelector=app.kubernetes.io%2Finstance%3Dshadow-web`);
+    const list = await env.getJson(`/apis/apps/v1/namespaces/${NS}/replicasets?labelSelector=app.kubernetes.io%2Finstance%3Dshadow-web`);
     return (list?.items ?? []).find((rs: any) => revision && rs.metadata.annotations?.['deployment.kubernetes.io/revision'] === revision);
   };
   const readyEndpoints = async (): Promise<string[]> => {
-    const list = await env!.getJson(`/apis/discovery.k8s.io/v1/namespaces/${NS}/endpointslices?labelSelector=kubernetes.io%2Fservice-name%3Dshadow-web`);
+    const list = await env.getJson(`/apis/discovery.k8s.io/v1/namespaces/${NS}/endpointslices?labelSelector=kubernetes.io%2Fservice-name%3Dshadow-web`);
     return (list?.items ?? []).flatMap((s: any) => (s.endpoints ?? []).filter((e: any) => e.conditions?.ready).map((e: any) => e.targetRef?.name as string));
   };
   try {
@@ -41,7 +34,7 @@ test('readiness: an IP without Ready=True, an old ReplicaSet\'s pod and a termin
     // covered by the unit tests.)
     const first = await env.nextShadowPod('web', '10.244.0.11', false);
     await waitFor('the pod as a not-ready endpoint', 20_000, async () => {
-      const list = await env!.getJson(`/apis/discovery.k8s.io/v1/namespaces/${NS}/endpointslices?labelSelector=kubernetes.io%2Fservice-name%3Dshadow-web`);
+      const list = await env.getJson(`/apis/discovery.k8s.io/v1/namespaces/${NS}/endpointslices?labelSelector=kubernetes.io%2Fservice-name%3Dshadow-web`);
       return (list?.items ?? []).some((s: any) => (s.endpoints ?? []).some((e: any) => e.targetRef?.name === first && e.conditions?.ready === false));
     });
     await holdsFor('Pending while the pod has an IP but is not Ready', HOLD_MS, async () => (await phase()) === 'Pending');
@@ -69,8 +62,8 @@ test('readiness: an IP without Ready=True, an old ReplicaSet\'s pod and a termin
     assert.equal((await env.getJson(`/api/v1/namespaces/${NS}/pods/${second}`)).metadata.ownerReferences[0].uid, newRs.metadata.uid);
     await holdsFor('Pending while only the old ReplicaSet\'s pod is Ready', HOLD_MS, async () => {
       const s = await status();
-      const old = await env!.getJson(`/api/v1/namespaces/${NS}/pods/${first}`);
-      const deployment = await env!.getJson(paths.deployment);
+      const old = await env.getJson(`/api/v1/namespaces/${NS}/pods/${first}`);
+      const deployment = await env.getJson(paths.deployment);
       return (
         s?.phase === 'Pending' &&
         s.hash === pending2.hash &&
@@ -102,13 +95,13 @@ test('readiness: an IP without Ready=True, an old ReplicaSet\'s pod and a termin
     assert.match(pending3.reason!, new RegExp(`waiting for .*a Ready, non-terminating pod of ReplicaSet ${newRs.metadata.name}`));
     const third = await env.nextShadowPod('web', '10.244.0.13', false, [first, second]);
     await holdsFor('Pending while the Ready pod is terminating', HOLD_MS, async () => {
-      const pod = await env!.getJson(`/api/v1/namespaces/${NS}/pods/${second}`);
+      const pod = await env.getJson(`/api/v1/namespaces/${NS}/pods/${second}`);
       return (await phase()) === 'Pending' && Boolean(pod?.metadata?.deletionTimestamp);
     });
     await env.setPodStatus(third, '10.244.0.13', true);
     await waitFor('status Ready with the replacement pod', 30_000, async () => (await phase()) === 'Ready');
     const reasons = await waitFor('the ShadowReady Event', 10_000, async () => {
-      const r = (await env!.events('web')).map((e) => e.reason).filter((x) => x.startsWith('Shadow'));
+      const r = (await env.events('web')).map((e) => e.reason).filter((x) => x.startsWith('Shadow'));
       return r.at(-1) === 'ShadowReady' ? r : undefined;
     });
     assert.deepEqual(reasons, ['ShadowPending', 'ShadowReady', 'ShadowPending', 'ShadowReady', 'ShadowPending', 'ShadowReady']);

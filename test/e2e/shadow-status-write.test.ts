@@ -3,8 +3,8 @@
 // API's message), apply nothing before Pending is recorded, retry with backoff, and converge once the policy goes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startControlPlane, waitFor } from './harness.js';
-import { type ShadowEnv, shadowEnv, shadowPaths, tunnelWorkload } from './shadow-env.js';
+import { waitFor } from './harness.js';
+import { startShadowTest, tunnelWorkload } from './shadow-env.js';
 
 const NS = 'shop';
 const POLICY = 'freeze-tunnel-status';
@@ -37,14 +37,7 @@ const policy = [
 ].join('\n');
 
 test('a denied status write is surfaced and retried with backoff; nothing is applied until Pending is recorded', { timeout: 90_000 }, async (t) => {
-  const cp = await startControlPlane();
-  let env: ShadowEnv | undefined;
-  t.after(async () => {
-    await env?.stop();
-    await cp.stop();
-  });
-  env = await shadowEnv(cp, { ns: NS });
-  const paths = shadowPaths(NS, 'web');
+  const { cp, env, paths } = await startShadowTest(t, NS);
   try {
     await env.apply(policy);
     // The API server loads policies asynchronously: wait until a dry-run write of the annotation is denied.
@@ -64,7 +57,7 @@ test('a denied status write is surfaced and retried with backoff; nothing is app
 
     // Surfaced: a reconcile error with the API's message, then retries on an exponential backoff.
     const retries = await waitFor('two backoff retries of the status write', 30_000, async () => {
-      const r = env!.controllerLines().filter((l) => l.msg.startsWith('will retry: cannot write ghostwire.dev/tunnel-status') && l.workload === 'Deployment/shop/web');
+      const r = env.controllerLines().filter((l) => l.msg.startsWith('will retry: cannot write ghostwire.dev/tunnel-status') && l.workload === 'Deployment/shop/web');
       return r.length >= 2 ? r : undefined;
     });
     assert.deepEqual(retries.slice(0, 2).map((l) => l.retryInMs), [1000, 2000]);
@@ -81,12 +74,12 @@ test('a denied status write is surfaced and retried with backoff; nothing is app
 
     // The policy goes: the next retry records Pending, applies, and (with the pod Ready) reaches Ready.
     await env.kubectl(['delete', 'validatingadmissionpolicybinding', POLICY]);
-    await waitFor('status Pending after the policy is removed', 30_000, async () => (await env!.status('web'))?.phase === 'Pending');
-    await waitFor('the shadow objects', 30_000, async () => (await env!.exists(paths.deployment)) && (await env!.exists(paths.ingress)));
+    await waitFor('status Pending after the policy is removed', 30_000, async () => (await env.status('web'))?.phase === 'Pending');
+    await waitFor('the shadow objects', 30_000, async () => (await env.exists(paths.deployment)) && (await env.exists(paths.ingress)));
     await env.nextShadowPod('web', '10.244.0.41', true);
-    await waitFor('status Ready', 30_000, async () => (await env!.status('web'))?.phase === 'Ready');
+    await waitFor('status Ready', 30_000, async () => (await env.status('web'))?.phase === 'Ready');
     const reasons = await waitFor('the ShadowReady Event', 10_000, async () => {
-      const r = (await env!.events('web')).map((e) => e.reason).filter((x) => x.startsWith('Shadow'));
+      const r = (await env.events('web')).map((e) => e.reason).filter((x) => x.startsWith('Shadow'));
       return r.at(-1) === 'ShadowReady' ? r : undefined;
     });
     assert.deepEqual(reasons, ['ShadowPending', 'ShadowReady']);

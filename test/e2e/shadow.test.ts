@@ -5,26 +5,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { upgradePathPrefix } from '../../src/shadow/tunnel-key.js';
-import { startControlPlane, waitFor } from './harness.js';
-import { TUNNEL_KEY, type ShadowEnv, shadowEnv, shadowPaths, tunnelWorkload } from './shadow-env.js';
+import { waitFor } from './harness.js';
+import { TUNNEL_KEY, startShadowTest, tunnelWorkload } from './shadow-env.js';
 
 const NS = 'shop';
 
 test('shadow controller on a real API server: apply, readiness, status, events, mode switch, teardown, GC', { timeout: 120_000 }, async (t) => {
-  const cp = await startControlPlane();
-  let env: ShadowEnv | undefined;
-  t.after(async () => {
-    await env?.stop();
-    await cp.stop();
-  });
-  env = await shadowEnv(cp, { ns: NS });
-  const e = env;
+  const { env: e, paths: shadowPath } = await startShadowTest(t, NS);
   const getJson = e.getJson;
   const workload = () => e.workload('web');
   const status = () => e.status('web');
   const events = async () => (await e.events('web')).map((ev) => ev.reason);
   const annotate = (...kv: string[]) => e.kubectl(['-n', NS, 'annotate', 'deployment', 'web', '--overwrite', ...kv]);
-  const shadowPath = shadowPaths(NS, 'web');
   const exists = e.exists;
 
   try {
