@@ -20,22 +20,14 @@
 //   2. active Service name, then preview Service name, in code-point order (locale-independent);
 // and accepted in that order unless their active or preview Service was already taken by an earlier claim. Every
 // rejected claim is reported as a conflict naming the winner, which init logs at warn level.
+import type { ServiceObject } from '../k8s/lite-client.js';
 import { canonicalIP, ipFamily, type Family } from './iptables/addr.js';
 
 export type Protocol = 'TCP' | 'UDP' | 'SCTP';
 export type PairScheme = 'suffix' | 'pattern';
 
-/** The subset of a core/v1 Service that pairing reads. */
-export interface ServiceLike {
-  metadata?: { name?: string; namespace?: string };
-  spec?: {
-    type?: string;
-    clusterIP?: string;
-    clusterIPs?: string[];
-    ipFamilies?: string[];
-    ports?: Array<{ name?: string; port?: number; protocol?: string }>;
-  };
-}
+/** The subset of a core/v1 Service that pairing reads (the shape the in-pod API client returns). */
+export type ServiceLike = ServiceObject;
 
 export interface Mapping {
   family: Family;
