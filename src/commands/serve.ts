@@ -21,7 +21,7 @@ const USAGE = `Usage: ghostwire serve [--port N] [--host ADDR] [--tls-cert F --t
                        [--drain-delay DURATION_SECONDS] [--log-level L] [--dev]
 
 --dev (what \`npm start\` uses): generates certificates in ./certs on first start and listens on 127.0.0.1:8443
-with built-in defaults; no cluster needed.`;
+with built-in defaults; no cluster needed, and no Events unless --events on.`;
 
 function clusterAvailable(kubeconfig: string | undefined): boolean {
   return Boolean(kubeconfig || process.env.KUBECONFIG || process.env.KUBERNETES_SERVICE_HOST || existsSync(join(homedir(), '.kube', 'config')));
@@ -91,7 +91,9 @@ export async function run(argv: string[]): Promise<number> {
     let defaultsNow: () => Defaults;
     let synced = () => true;
     let stopDefaults = async () => {};
-    const wantsCluster = values['defaults-configmap'] !== undefined || values.events === 'on' || (values.events === 'auto' && clusterAvailable(values.kubeconfig));
+    // --dev never writes Events into whatever cluster a developer's kubeconfig points at, unless asked to.
+    const eventsAuto = values.events === 'auto' && !values.dev && clusterAvailable(values.kubeconfig);
+    const wantsCluster = values['defaults-configmap'] !== undefined || values.events === 'on' || eventsAuto;
     const kc = wantsCluster ? (await import('../k8s/client.js')).loadKubeConfig(values.kubeconfig) : undefined;
     if (values['defaults-configmap']) {
       const [ns, name, ...rest] = (values['defaults-configmap'] as string).split('/');
@@ -108,7 +110,7 @@ export async function run(argv: string[]): Promise<number> {
 
     let recordEvent: ((intent: import('../admission/mutate.js').EventIntent) => void) | undefined;
     let flushEvents = async () => {};
-    if (kc && values.events !== 'off') {
+    if (kc && (values.events === 'on' || eventsAuto)) {
       const { createEventRecorder } = await import('../k8s/events.js');
       const recorder = createEventRecorder(kc, log, () => metrics.eventsDropped.inc());
       recordEvent = recorder.record;
