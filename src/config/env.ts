@@ -22,8 +22,10 @@ export function podEnv(config: InjectConfig): Array<{ name: string; value: strin
 }
 
 export interface RuntimeEnvConfig extends PodConfig {
-  /** Namespace the programs act in: GW_NAMESPACE, else POD_NAMESPACE, else "default". */
+  /** Namespace whose Services are discovered: GW_NAMESPACE, else POD_NAMESPACE, else "default". */
   effectiveNamespace: string;
+  /** The pod's own namespace (POD_NAMESPACE, else "default"): where the watcher finds its Pod. */
+  podNamespace: string;
   dnatMapPath: string;
   podName: string | undefined;
 }
@@ -63,6 +65,7 @@ export function configFromEnv(env: Record<string, string | undefined>): { config
     config: {
       ...config,
       effectiveNamespace: config.namespace || podNamespace || 'default',
+      podNamespace: podNamespace || 'default',
       dnatMapPath: env[DNAT_MAP_ENV]?.trim() || DEFAULT_DNAT_MAP,
       podName: env.POD_NAME?.trim() || undefined,
     },

@@ -195,7 +195,8 @@ export class Watcher {
 
   private async watchLoop(): Promise<void> {
     const { api, config, log, metrics } = this.o;
-    const ns = config.effectiveNamespace;
+    // The Pod lives in its own namespace; GW_NAMESPACE only says where Services are discovered.
+    const ns = config.podNamespace;
     const pod = config.podName;
     const signal = this.abort.signal;
     while (!this.stopping) {
@@ -277,7 +278,7 @@ export class Watcher {
       let delay = config.pollIntervalMs;
       try {
         metrics.apiRequests.inc({ kind: 'poll' });
-        const p = await api.getPod(config.effectiveNamespace, config.podName, this.abort.signal);
+        const p = await api.getPod(config.podNamespace, config.podName, this.abort.signal);
         const arrival = process.hrtime.bigint();
         if (!this.watchIsUp && !this.stopping) {
           this.rv = p.metadata?.resourceVersion ?? this.rv;
@@ -559,8 +560,8 @@ export async function run(argv: string[]): Promise<number> {
   if (typeof addr === 'string') log.info({ socket: addr }, `health and metrics listening on unix:${addr}`);
   else if (addr) log.info({ address: addr.address, port: addr.port }, `health and metrics listening on ${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`);
   log.info(
-    { pod: config.podName, namespace: config.effectiveNamespace, chain: config.natChain, hook: config.jumpHook, label: config.roleLabelKey, preview: config.rolePreview, refreshMs: config.refreshIntervalMs, verifyMs: verifyIntervalMs },
-    `watching pod ${config.effectiveNamespace}/${config.podName} label ${config.roleLabelKey}`,
+    { pod: config.podName, namespace: config.podNamespace, services: config.effectiveNamespace, chain: config.natChain, hook: config.jumpHook, label: config.roleLabelKey, preview: config.rolePreview, refreshMs: config.refreshIntervalMs, verifyMs: verifyIntervalMs },
+    `watching pod ${config.podNamespace}/${config.podName} label ${config.roleLabelKey}`,
   );
   watcher.start();
 

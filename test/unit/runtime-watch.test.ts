@@ -306,3 +306,20 @@ test('/healthz is 503 until labels were read and the chain verified, then 200; /
   assert.deepEqual(parseListen('unix:/tmp/x.sock'), { path: '/tmp/x.sock' });
   assert.equal(parseListen('8081'), undefined);
 });
+
+test('GW_NAMESPACE names where Services are discovered, never where the watcher finds its own Pod', async () => {
+  stub.setLabels({ role: 'active' });
+  // The chain comes from an init that discovered the pod's own namespace (the stub serves one namespace).
+  const h = await harness({ env: { GW_NAMESPACE: 'shared-services' } , init: false });
+  try {
+    const { config } = configFromEnv({ POD_NAMESPACE: stub.namespace, POD_NAME: stub.podName, GW_IPTABLES_DNAT_MAP: h.mapPath });
+    await applyPlan(h.ex, await discover(h.client, config, h.logs.logger('init'), { resolvConfPath: join(dir, 'resolv.conf') }), h.mapPath);
+    assert.equal(h.opts.config.podNamespace, stub.namespace);
+    assert.equal(h.opts.config.effectiveNamespace, 'shared-services');
+    await waitFor(() => h.watcher.healthy, 'healthy: labels read from the pod in its own namespace');
+    stub.setLabels({ role: 'preview' });
+    await waitFor(() => jumps(h.ex).length === 1, 'jump after the flip');
+  } finally {
+    await h.stop();
+  }
+});
