@@ -22,12 +22,17 @@ export async function watchDefaultsConfigMap(
 ): Promise<DefaultsSource> {
   const api = kc.makeApiClient(CoreV1Api);
   let current = builtinDefaults();
-  let synced = false;
+  // Ready only once the ConfigMap's state is known and usable: listed and absent (built-ins), or a valid version
+  // applied. A replica starting while the ConfigMap is invalid must not serve built-in defaults as if ready.
+  let listed = false;
+  let present = false;
+  let valid = false;
   let lastVersion = '';
   const where = `ConfigMap ${namespace}/${name} ${DEFAULTS_DATA_KEY}`;
 
   const apply = (cm: V1ConfigMap): void => {
     if (cm.metadata?.name !== name) return;
+    present = true;
     const version = cm.metadata?.resourceVersion ?? '';
     if (version !== '' && version === lastVersion) return;
     lastVersion = version;
@@ -38,6 +43,7 @@ export async function watchDefaultsConfigMap(
       return;
     }
     current = defaults;
+    valid = true;
     metrics.defaultsReloads.inc({ result: 'applied' });
     log.info({ configMap: `${namespace}/${name}`, resourceVersion: version }, 'defaults applied');
   };
@@ -49,6 +55,8 @@ export async function watchDefaultsConfigMap(
     if (cm.metadata?.name !== name) return;
     current = builtinDefaults();
     lastVersion = '';
+    present = false;
+    valid = false;
     metrics.defaultsReloads.inc({ result: 'deleted' });
     log.warn({ configMap: `${namespace}/${name}` }, 'defaults ConfigMap deleted; using built-in defaults');
   });
@@ -58,10 +66,11 @@ export async function watchDefaultsConfigMap(
     if (!stopped) setTimeout(() => void informer.start().catch(() => undefined), 5000).unref();
   });
   await informer.start();
-  synced = true;
+  listed = true;
+  if (present && !valid) log.error({ configMap: `${namespace}/${name}` }, 'not ready: the defaults ConfigMap is invalid and no good version was seen since start');
   return {
     current: () => current,
-    synced: () => synced,
+    synced: () => listed && (!present || valid),
     stop: async () => {
       stopped = true;
       await informer.stop();
