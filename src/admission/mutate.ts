@@ -22,6 +22,8 @@ import { type MutationMemo, rememberJson } from './memo.js';
 import { selectTarget } from './target.js';
 import type { AdmissionRequest, KubeObject, ObjectMeta, PatchOp, PodTemplate } from './types.js';
 
+const TUNNEL_KINDS: ReadonlySet<string> = new Set(['Deployment', 'StatefulSet', 'DaemonSet']);
+
 export const SYSTEM_NAMESPACES: ReadonlySet<string> = new Set(['kube-system', 'kube-public', 'kube-node-lease']);
 
 /** Why an object was let through unchanged. Stable codes: metrics, audit annotations and Events use them. */
@@ -36,6 +38,8 @@ export type SkipReason =
   | 'own-namespace'
   | 'not-enabled'
   | 'injected-by-owner'
+  | 'controller-owned'
+  | 'host-network'
   | 'already-injected';
 
 export type Result = 'injected' | 'updated' | 'removed' | 'skipped' | 'denied';
@@ -140,26 +144,27 @@ function firstInjectionShape(
   const spec = template.spec ?? {};
   const own = (items: ReadonlyArray<{ name: string }> | undefined) => items?.some((i) => OWN_CONTAINERS.has(i?.name) || i?.name === SHARED_VOLUME_NAME) ?? false;
   if (own(spec.initContainers) || own(spec.containers) || own(spec.volumes)) return undefined;
-  const len = (a: unknown[] | undefined) => (a === undefined ? '-' : String(a.length));
+  const len = (a: unknown[] | null | undefined) => (a == null ? '-' : String(a.length));
   const ann = template.metadata?.annotations;
-  const current = ann === undefined ? '' : keys.map((k) => (k in ann ? `${k}=${ann[k]}` : '')).join('\u0001');
+  const current = ann == null ? '' : keys.map((k) => (k in ann ? `${k}=${ann[k]}` : '')).join('\u0001');
   const objAnn = objectMeta?.annotations;
   return [
     pointer, isPod ? 'pod' : 'workload', len(spec.initContainers), len(spec.containers), len(spec.volumes),
-    template.metadata === undefined ? 'no-meta' : ann === undefined ? 'no-ann' : current,
-    isPod ? '' : objectMeta === undefined ? 'no-meta' : objAnn === undefined ? 'no-ann' : objAnn[STATUS_ANNOTATION] ?? '',
+    template.metadata == null ? 'no-meta' : ann == null ? 'no-ann' : current,
+    isPod ? '' : objectMeta == null ? 'no-meta' : objAnn == null ? 'no-ann' : objAnn[STATUS_ANNOTATION] ?? '',
   ].join('\u0002');
 }
 
-/** The ghostwire.dev/* annotations of every layer: all that config resolution reads. */
+/** The ghostwire.dev/* annotations of every layer: all that config resolution reads. JSON, so no value can forge
+ * a layer or key boundary (annotation values are arbitrary strings). */
 function annotationSignature(layers: ReadonlyArray<Record<string, string> | undefined>): string {
-  let sig = '';
-  for (const layer of layers) {
-    sig += '|';
-    if (!layer) continue;
-    for (const k in layer) if (k.startsWith('ghostwire.dev/')) sig += `${k}=${layer[k]}\u0000`;
-  }
-  return sig;
+  return JSON.stringify(
+    layers.map((layer) => {
+      const own: string[] = [];
+      if (layer) for (const k in layer) if (k.startsWith('ghostwire.dev/')) own.push(k, layer[k] as string);
+      return own;
+    }),
+  );
 }
 
 function renderMemoised(config: InjectConfig, hash: string, ctx: MutateContext) {
@@ -192,6 +197,9 @@ export function mutate(req: AdmissionRequest, ctx: MutateContext): MutationOutco
   const { template, objectMeta, isPod } = target;
   // A Pod's containers and volumes are immutable once created: any patch would get the update rejected.
   if (isPod && req.operation === 'UPDATE') return skipped('pod-update');
+  // A workload made by a controller (a Deployment's ReplicaSet, a CronJob's Job) is injected through its owner.
+  // Changing its template would make the owner stop recognising it: a Deployment then creates ReplicaSets forever.
+  if (!isPod && (objectMeta.ownerReferences ?? []).some((o) => o?.controller === true)) return skipped('controller-owned');
   const layers = isPod ? [template.metadata?.annotations] : [objectLayer, template.metadata?.annotations];
   const enabled = resolveEnabled(layers);
   const what = describeObject(req.kind.kind, namespace, objectMeta);
@@ -210,6 +218,14 @@ export function mutate(req: AdmissionRequest, ctx: MutateContext): MutationOutco
   }
 
   const spec = template.spec ?? {};
+  // In the host's network namespace the chain and the jump would rewrite the node's traffic and outlive the pod.
+  if (spec.hostNetwork === true && enabled.enabled) {
+    const message = `ghostwire does not inject pods with hostNetwork: true: its rules would apply to the whole node; ${what} runs without traffic switching`;
+    return skipped('host-network', {
+      warnings: [message],
+      event: { type: 'Warning', reason: 'GhostwireSkipped', message, regarding: eventTarget(req, object, namespace, isPod) },
+    });
+  }
   const previous = parseStatusAnnotation(template.metadata?.annotations?.[STATUS_ANNOTATION]);
   const templateMetaPath = `${target.pointer}/metadata`;
 
@@ -218,7 +234,8 @@ export function mutate(req: AdmissionRequest, ctx: MutateContext): MutationOutco
   if (isPod && previous !== undefined && (objectMeta.ownerReferences ?? []).length > 0) return skipped('injected-by-owner');
 
   if (enabled.error && ctx.defaults.invalidAnnotations === 'warn') {
-    return skipped('not-enabled', { warnings: [`ghostwire: ${formatFieldError(enabled.error)}; injection stays off`] });
+    const state = parseStatusAnnotation(template.metadata?.annotations?.[STATUS_ANNOTATION]) ? 'injected as it is' : 'off';
+    return skipped('not-enabled', { warnings: [`ghostwire: ${formatFieldError(enabled.error)}; the workload stays ${state}`] });
   }
   const errors: FieldError[] = enabled.error ? [enabled.error] : [];
   if (!enabled.enabled && !enabled.error) {
@@ -247,6 +264,12 @@ export function mutate(req: AdmissionRequest, ctx: MutateContext): MutationOutco
   const config: InjectConfig = { ...resolved.config };
   const warnings = resolved.notices.map((n) => `ghostwire: ${n}`);
 
+  // The shadow controller keeps shadows for Deployments, StatefulSets and DaemonSets; elsewhere a tunnel endpoint
+  // would point at a shadow that never exists.
+  if (config.tunnel && !TUNNEL_KINDS.has(req.kind.kind)) {
+    warnings.push(`ghostwire: tunnels are kept for Deployments, StatefulSets and DaemonSets; ${req.kind.kind} ${namespace}/${objectMeta.name ?? ''} gets no tunnel annotations`);
+    config.tunnel = false;
+  }
   // Tunnel annotations: computed from the same effective config; a tunnel that cannot be rendered is a config error.
   const tunnel = tunnelAnnotations({
     workloadName: objectMeta.name ?? '',

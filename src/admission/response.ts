@@ -12,7 +12,7 @@ export function toAdmissionResponse(uid: string, outcome: MutationOutcome): Admi
   if (outcome.warnings.length > 0) response.warnings = outcome.warnings;
   if (Object.keys(outcome.auditAnnotations).length > 0) response.auditAnnotations = outcome.auditAnnotations;
   if (outcome.denial) {
-    response.status = { status: 'Failure', code: outcome.denial.code, reason: 'BadRequest', message: outcome.denial.message };
+    response.status = { status: 'Failure', code: outcome.denial.code, reason: outcome.denial.code >= 500 ? 'InternalError' : 'BadRequest', message: outcome.denial.message };
   }
   return response;
 }

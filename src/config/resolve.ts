@@ -52,27 +52,28 @@ export function resolveConfig(defaults: Defaults, layers: readonly Annotations[]
   const notices: string[] = [];
   const provenance: Record<string, Provenance> = {};
   for (const o of OPTION_LIST) provenance[o.key] = 'builtin';
-  // A value on the pod template overrides the same key on the object; the last layer wins.
-  const merged = new Map<string, string>();
+  // Layer by layer, lowest first: a valid value overrides the layers below it; an invalid one is reported and
+  // leaves the value of the layers below in force (what warn mode promises).
+  const unknown = new Set<string>();
   for (const layer of layers) {
     if (!layer) continue;
-    for (const [k, v] of Object.entries(layer)) if (k.startsWith(ANNOTATION_PREFIX)) merged.set(k, v);
-  }
-  for (const [k, raw] of merged) {
-    if (k === ENABLED_ANNOTATION || OUTPUT_ANNOTATIONS.has(k)) continue;
-    const opt = OPTION_BY_KEY.get(k.slice(ANNOTATION_PREFIX.length));
-    if (!opt) {
-      notices.push(`unknown annotation ${k} ignored (known: ${OPTION_LIST.map((o) => o.key).join(', ')})`);
-      continue;
+    for (const [k, raw] of Object.entries(layer)) {
+      if (!k.startsWith(ANNOTATION_PREFIX) || k === ENABLED_ANNOTATION || OUTPUT_ANNOTATIONS.has(k)) continue;
+      const opt = OPTION_BY_KEY.get(k.slice(ANNOTATION_PREFIX.length));
+      if (!opt) {
+        unknown.add(k);
+        continue;
+      }
+      const r = opt.parse(raw);
+      if (r.ok) {
+        target[opt.field] = r.value;
+        provenance[opt.key] = 'annotation';
+      } else {
+        errors.push(fieldError(ANNOTATION_SOURCE, k, raw, r.allowed));
+      }
     }
-    const r = opt.parse(raw);
-    if (r.ok) {
-      target[opt.field] = r.value;
-      provenance[opt.key] = 'annotation';
-    } else {
-      errors.push(fieldError(ANNOTATION_SOURCE, k, raw, r.allowed));
-    }
   }
+  for (const k of unknown) notices.push(`unknown annotation ${k} ignored (known: ${OPTION_LIST.map((o) => o.key).join(', ')})`);
   for (const o of OPTION_LIST) {
     if (provenance[o.key] === 'builtin' && JSON.stringify(defaults.config[o.field]) !== JSON.stringify(o.default)) {
       provenance[o.key] = 'defaults';

@@ -46,9 +46,8 @@ function securityContext(): Record<string, unknown> {
 
 function env(config: InjectConfig): Array<Record<string, unknown>> {
   return [
-    // An empty value is stored by the API server as no value at all; render it that way so the stored object
-    // still covers what we render (otherwise every re-invocation would see a difference).
-    ...podEnv(config).map((e) => (e.value === '' ? { name: e.name } : e)),
+    // An empty value is stored by the API server as no value at all; covers() treats the two as equal.
+    ...podEnv(config),
     // The xtables lock lives on the shared volume: the root filesystem is read-only and the two containers
     // share one network namespace, so they must share one lock.
     { name: 'XTABLES_LOCKFILE', value: `${SHARED_MOUNT}/xtables.lock` },

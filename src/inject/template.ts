@@ -1,6 +1,7 @@
 // Desired pod template -> RFC 6902 operations, built only from the part that changes (never a clone-and-diff
 // of the whole object). Ghostwire's own containers and volume are replaced by name, so re-entry converges.
 import { escapePointer } from '../admission/target.js';
+import { quantityValue } from '../config/validate.js';
 import type { Container, ObjectMeta, PatchOp, PodSpec, Volume } from '../admission/types.js';
 import { type DesiredParts, INIT_CONTAINER, OWN_CONTAINERS, SHARED_VOLUME, WATCHER_CONTAINER } from './render.js';
 
@@ -12,8 +13,17 @@ const isOwnVolume = (v: Volume): boolean => v?.name === SHARED_VOLUME;
  * (terminationMessagePath, probe thresholds, fieldRef apiVersion, ...) to what we injected; those extra
  * fields must not make an injected template look different on re-invocation.
  */
-export function covers(actual: unknown, desired: unknown): boolean {
-  if (desired === null || typeof desired !== 'object') return actual === desired;
+export function covers(actual: unknown, desired: unknown, quantities = false): boolean {
+  if (desired === null || typeof desired !== 'object') {
+    // The API server stores no empty strings (omitempty): an absent field is our "".
+    if (desired === '' && actual === undefined) return true;
+    // ...and writes quantities canonically ("0.5" is stored as "500m"): compare resources by value.
+    if (quantities && typeof desired === 'string' && typeof actual === 'string') {
+      const a = quantityValue(actual);
+      return a !== undefined && a === quantityValue(desired);
+    }
+    return actual === desired;
+  }
   if (Array.isArray(desired)) {
     if (!Array.isArray(actual)) return false;
     // Lists of objects (volumeMounts, env, ports) may gain entries from other admission plugins, e.g. the
@@ -21,16 +31,16 @@ export function covers(actual: unknown, desired: unknown): boolean {
     if (desired.some((d) => typeof d === 'object' && d !== null)) {
       let from = 0;
       return desired.every((d) => {
-        const at = actual.findIndex((a, i) => i >= from && covers(a, d));
+        const at = actual.findIndex((a, i) => i >= from && covers(a, d, quantities));
         from = at + 1;
         return at !== -1;
       });
     }
-    return actual.length === desired.length && desired.every((d, i) => covers(actual[i], d));
+    return actual.length === desired.length && desired.every((d, i) => covers(actual[i], d, quantities));
   }
   if (actual === null || typeof actual !== 'object' || Array.isArray(actual)) return false;
   const a = actual as Record<string, unknown>;
-  return Object.entries(desired as Record<string, unknown>).every(([k, v]) => covers(a[k], v));
+  return Object.entries(desired as Record<string, unknown>).every(([k, v]) => covers(a[k], v, quantities || k === 'resources'));
 }
 
 /** Reuse the existing item when it already satisfies the desired one, so unchanged items produce no ops. */
@@ -103,7 +113,7 @@ const isNamed = (v: unknown): v is { name: string } => typeof v === 'object' && 
 export function annotationOps(metaPath: string, meta: ObjectMeta | undefined, set: Record<string, string>, remove: readonly string[]): PatchOp[] {
   const current = meta?.annotations;
   const toSet = Object.entries(set).filter(([k, v]) => current?.[k] !== v);
-  const toRemove = remove.filter((k) => current !== undefined && k in current && !(k in set));
+  const toRemove = remove.filter((k) => current != null && k in current && !(k in set));
   if (toSet.length === 0 && toRemove.length === 0) return [];
   if (meta === undefined) return toSet.length > 0 ? [{ op: 'add', path: metaPath, value: { annotations: Object.fromEntries(toSet) } }] : [];
   if (current === undefined || current === null) {

@@ -6,6 +6,10 @@ import { type EventIntent, type MutateContext, type MutationOutcome, mutate } fr
 import { ReviewError, parseAdmissionReview } from '../admission/review.js';
 import { admissionReviewBody } from '../admission/response.js';
 import type { AdmissionRequest } from '../admission/types.js';
+import { findTargetKind } from '../admission/target.js';
+
+/** Names are at most 253 characters in a valid object; a forged request must not write more into the logs. */
+const clip = (v: unknown): string => String(v).slice(0, 253);
 import type { WebhookMetrics } from './metrics.js';
 
 export interface AppOptions {
@@ -92,7 +96,8 @@ export function buildApp(opts: AppOptions): WebhookApp {
       };
     }
     const seconds = (performance.now() - started) / 1000;
-    const kind = req.kind.kind;
+    // Bounded label values: the kind comes from the request body, and this endpoint answers anyone who can reach it.
+    const kind = findTargetKind(req.kind.group, req.kind.kind) ? req.kind.kind : 'other';
     const resultLabel = outcome.reason === 'internal-error' ? 'error' : outcome.result;
     opts.metrics.admissionDuration.observe({ kind, result: resultLabel }, seconds);
     opts.metrics.admissionRequests.inc({ kind, result: resultLabel, reason: outcome.reason });
@@ -101,8 +106,8 @@ export function buildApp(opts: AppOptions): WebhookApp {
       {
         uid: req.uid,
         kind,
-        namespace: req.namespace ?? '',
-        name: req.name ?? req.object?.metadata?.name ?? req.object?.metadata?.generateName ?? '',
+        namespace: clip(req.namespace ?? ''),
+        name: clip(req.name ?? req.object?.metadata?.name ?? req.object?.metadata?.generateName ?? ''),
         operation: req.operation,
         dryRun: req.dryRun === true,
         result: resultLabel,

@@ -182,7 +182,10 @@ test('annotated Deployment: stored object carries ghostwire-init last, the watch
     assert.equal(pod.spec.volumes.filter((v: { name: string }) => v.name === 'ghostwire-shared').length, 1, app);
   }
   await waitFor('the Pod admission of orders-tpl', 10_000, async () => webhookLog.includes('"reason":"injected-by-owner"'));
-  assert.ok(/"kind":"ReplicaSet"[^\n]*"name":"orders-tpl-[^"]*"[^\n]*"reason":"already-injected"/.test(webhookLog), `the ReplicaSet converged without a patch: ${webhookLog.split('\n').filter((l) => l.includes('ReplicaSet')).join('\n')}`);
+  // The ReplicaSet is the Deployment's: never patched (the Deployment controller would stop recognising it).
+  assert.ok(/"kind":"ReplicaSet"[^\n]*"name":"orders-tpl-[^"]*"[^\n]*"reason":"controller-owned"/.test(webhookLog), `the ReplicaSet was left to its owner: ${webhookLog.split('\n').filter((l) => l.includes('ReplicaSet')).join('\n')}`);
+  const rs = await getJson(['-n', NS, 'get', 'replicasets', '-l', 'app=orders-tpl']);
+  assert.equal(rs.items.length, 1, 'exactly one ReplicaSet: the Deployment recognises the one it made');
 });
 
 test('Argo Rollout (CRD installed in the test): the template is injected; workloadRef Rollouts get a warning', async () => {

@@ -167,7 +167,7 @@ test('no annotation value reaches the rendered containers except through validat
   assert.ok(!JSON.stringify(out.patch).includes('curl evil'));
 });
 
-test('the Event of a Pod with a controller points at the controller; dry-run is decided by the server', () => {
+test('the Event of a Pod with a controller points at the controller', () => {
   const pod: KubeObject = {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -271,4 +271,86 @@ test('the response body is exactly the JSON of the AdmissionReview', async () =>
       assert.deepEqual(body, JSON.parse(JSON.stringify(toAdmissionReview(toAdmissionResponse('uid-1', out)))));
     }
   }
+});
+
+test('a controller-owned workload (a Deployment\'s ReplicaSet) is never patched: its owner would stop recognising it', () => {
+  const rs = deployment({ annotations: { 'ghostwire.dev/enabled': 'true', 'ghostwire.dev/tunnel': 'true' } });
+  rs.kind = 'ReplicaSet';
+  rs.metadata!.ownerReferences = [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', uid: 'u', controller: true }];
+  const out = mutate(requestFor(rs, 'shop'), ctx);
+  assert.equal(out.reason, 'controller-owned');
+  assert.deepEqual(out.patch, []);
+});
+
+test('clearing a value that renders as an empty env var updates the containers (not only the status)', () => {
+  const obj = deployment({ annotations: { 'ghostwire.dev/excludeCidrs': '10.0.0.0/8', 'ghostwire.dev/namespace': 'other' } });
+  const once = apply(obj, mutate(requestFor(obj, 'shop'), ctx).patch);
+  const stored = JSON.parse(JSON.stringify(once, (k, v) => (k === 'value' && v === '' ? undefined : v)));
+  delete stored.spec.template.metadata.annotations['ghostwire.dev/excludeCidrs'];
+  delete stored.spec.template.metadata.annotations['ghostwire.dev/namespace'];
+  const after = apply(stored, mutate(requestFor(stored, 'shop', 'UPDATE'), ctx).patch);
+  for (const c of [after.spec as any].flatMap((s) => [...s.template.spec.initContainers, s.template.spec.containers[1]])) {
+    const env = Object.fromEntries(c.env.map((e: any) => [e.name, e.value]));
+    assert.ok(env.GW_EXCLUDE_CIDRS === '' || env.GW_EXCLUDE_CIDRS === undefined, `${c.name}: GW_EXCLUDE_CIDRS=${env.GW_EXCLUDE_CIDRS}`);
+    assert.ok(env.GW_NAMESPACE === '' || env.GW_NAMESPACE === undefined, `${c.name}: GW_NAMESPACE=${env.GW_NAMESPACE}`);
+  }
+});
+
+test('quantities the API server stores canonically ("0.5" as "500m") do not trigger a patch', () => {
+  const obj = deployment({ annotations: { 'ghostwire.dev/cpuLimit': '0.5', 'ghostwire.dev/memoryLimit': '1024Mi' } });
+  const once = apply(obj, mutate(requestFor(obj, 'shop'), ctx).patch);
+  for (const c of [...(once.spec as any).template.spec.initContainers, (once.spec as any).template.spec.containers[1]]) {
+    c.resources.limits = { cpu: '500m', memory: '1Gi' };
+  }
+  assert.deepEqual(mutate(requestFor(once, 'shop', 'UPDATE'), ctx).patch, []);
+  // A real change is still a change.
+  (once.spec as any).template.spec.containers[1].resources.limits.cpu = '400m';
+  assert.notDeepEqual(mutate(requestFor(once, 'shop', 'UPDATE'), ctx).patch, []);
+});
+
+test('memo keys cannot be forged by annotation values: a NUL or separator in a value never aliases another object', async () => {
+  const { createMutationMemo } = await import('../../src/admission/memo.js');
+  const memoCtx = { ...ctx, memo: createMutationMemo() };
+  const attacker = deployment({ annotations: {} });
+  attacker.metadata!.annotations = { 'ghostwire.dev/enabled': 'true', 'ghostwire.dev/image': 'reg.example/gw:1\u0000|ghostwire.dev/enabled=true' };
+  mutate(requestFor(attacker, 'team-b'), memoCtx);
+  const victim = deployment({ annotations: { 'ghostwire.dev/enabled': 'true' } });
+  victim.metadata!.annotations = { 'ghostwire.dev/enabled': 'true', 'ghostwire.dev/image': 'reg.example/gw:1' };
+  const expected = mutate(requestFor(victim, 'team-a'), ctx);
+  const got = mutate(requestFor(victim, 'team-a'), memoCtx);
+  assert.equal(expected.result, 'injected');
+  assert.deepEqual(got, expected);
+});
+
+test('hostNetwork pods are skipped with a warning and an Event: the rules would apply to the whole node', () => {
+  const obj = deployment({ annotations: {} }, { hostNetwork: true });
+  const out = mutate(requestFor(obj, 'shop'), ctx);
+  assert.equal(out.reason, 'host-network');
+  assert.deepEqual(out.patch, []);
+  assert.match(out.warnings[0] ?? '', /hostNetwork/);
+  assert.equal(out.event?.reason, 'GhostwireSkipped');
+});
+
+test('tunnels are only rendered for the kinds the shadow controller keeps', () => {
+  const defaults = parseDefaults('network:\n  wildcardDNS: tunnel.example.com\n', 'test').defaults;
+  const job: KubeObject = { apiVersion: 'batch/v1', kind: 'Job', metadata: { name: 'j', namespace: 'shop', annotations: { 'ghostwire.dev/enabled': 'true', 'ghostwire.dev/tunnel': 'true' } }, spec: { template: { spec: { containers: [{ name: 'c', image: 'c', ports: [{ containerPort: 80 }] }] } } } };
+  const out = mutate(requestFor(job, 'shop'), { ...ctx, defaults });
+  assert.equal(out.result, 'injected');
+  assert.ok(!JSON.stringify(out.patch).includes('tunnel-endpoint'));
+  assert.match(out.warnings.join(' '), /tunnels are kept for Deployments, StatefulSets and DaemonSets/);
+});
+
+test('null fields in a hand-made review do not throw', () => {
+  const obj = deployment({ annotations: null as never }, { initContainers: null, volumes: null });
+  const out = mutate(requestFor(obj, 'shop'), { ...ctx, memo: undefined });
+  assert.equal(out.allowed, true);
+});
+
+test('warn mode: an invalid template value falls back to the object\'s value, the layer below', () => {
+  const warn = { ...ctx, defaults: parseDefaults('invalidAnnotations: warn', 'test').defaults };
+  const obj = deployment({ annotations: { 'ghostwire.dev/image': 'bad image' } });
+  obj.metadata!.annotations!['ghostwire.dev/image'] = 'registry.example/gw:1';
+  const out = mutate(requestFor(obj, 'shop'), warn);
+  const patched = apply(obj, out.patch);
+  assert.equal((patched.spec as any).template.spec.containers[1].image, 'registry.example/gw:1');
 });
