@@ -31,8 +31,9 @@ export interface DesiredParts {
 
 function securityContext(): Record<string, unknown> {
   // iptables needs uid 0 with NET_ADMIN (and NET_RAW for the nat table's raw sockets on some kernels);
-  // everything else is dropped. runAsNonRoot: false is explicit so a pod-level runAsNonRoot: true fails
-  // with a clear message at admission instead of a crash loop.
+  // everything else is dropped. runAsUser 0 and runAsNonRoot: false are explicit and override a pod-level
+  // runAsNonRoot: true for these two containers only. Pod Security "baseline" and "restricted" refuse NET_ADMIN:
+  // opted-in namespaces need "privileged" enforcement or an exception (see docs/install.md).
   return {
     runAsUser: 0,
     runAsNonRoot: false,

@@ -43,6 +43,8 @@ export function buildApp(opts: AppOptions): WebhookApp {
     bodyLimit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT,
     // The API server's webhook client speaks HTTP/1.1; keep-alive connections are reused across admissions.
     keepAliveTimeout: 65_000,
+    // The API server gives up after timeoutSeconds (<= 30); a client that trickles a request for longer is not one.
+    requestTimeout: 30_000,
     return503OnClosing: true,
     ...(opts.tls ? { https: { key: opts.tls.key, cert: opts.tls.cert, minVersion: 'TLSv1.2' as const } } : {}),
   } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance;

@@ -48,6 +48,8 @@ export function watchTls(
   intervalMs = 2000,
 ): TlsReloader {
   let last = '';
+  // A broken pair is reported once per state of the files, not on every tick.
+  let reported = '';
   try {
     last = fingerprint(files);
   } catch {
@@ -71,7 +73,8 @@ export function watchTls(
       return true;
     } catch (err) {
       // Typically the certificate was written before its key: retry on the next tick, keep serving the old pair.
-      log.warn({ err: { message: (err as Error).message } }, 'new serving certificate rejected; keeping the current pair');
+      if (reported !== current) log.warn({ err: { message: (err as Error).message } }, 'new serving certificate rejected; keeping the current pair');
+      reported = current;
       return false;
     }
   };
