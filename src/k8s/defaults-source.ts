@@ -18,7 +18,9 @@ export async function watchDefaultsConfigMap(
   namespace: string,
   name: string,
   log: Logger,
-  metrics: WebhookMetrics,
+  metrics: Pick<WebhookMetrics, 'defaultsReloads'>,
+  /** Called after a new version was applied or the ConfigMap was deleted (not for rejected versions). */
+  onChange: () => void = () => undefined,
 ): Promise<DefaultsSource> {
   const api = kc.makeApiClient(CoreV1Api);
   let current = builtinDefaults();
@@ -46,6 +48,7 @@ export async function watchDefaultsConfigMap(
     valid = true;
     metrics.defaultsReloads.inc({ result: 'applied' });
     log.info({ configMap: `${namespace}/${name}`, resourceVersion: version }, 'defaults applied');
+    onChange();
   };
 
   const informer = makeInformer<V1ConfigMap>(kc, `/api/v1/namespaces/${namespace}/configmaps`, () => api.listNamespacedConfigMap({ namespace }));
@@ -59,6 +62,7 @@ export async function watchDefaultsConfigMap(
     valid = false;
     metrics.defaultsReloads.inc({ result: 'deleted' });
     log.warn({ configMap: `${namespace}/${name}` }, 'defaults ConfigMap deleted; using built-in defaults');
+    onChange();
   });
   let stopped = false;
   informer.on('error', (err) => {

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { request } from 'node:https';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI } from '../helpers/paths.js';
@@ -74,7 +74,8 @@ export interface ShadowEnv {
   /** Wait for the next shadow pod of `name` that is not in `exclude`, bind it and set its status. */
   nextShadowPod(name: string, ip: string, ready: boolean, exclude?: string[]): Promise<string>;
   watch(listPath: string, namePrefix: string): Recorder;
-  startController(): Promise<void>;
+  /** Start `ghostwire shadow run`; with defaultsConfigMap, it follows ConfigMap <ns>/ghostwire-defaults (created here). */
+  startController(opts?: { defaultsConfigMap?: boolean }): Promise<void>;
   /** Print the controller's log tail (on failure). */
   dump(): void;
   /** Stop the controller, the node heartbeat and the watches (not the control plane). */
@@ -231,10 +232,15 @@ export async function shadowEnv(cp: ControlPlane, opts: { ns?: string; defaultsY
       recorders.push(rec);
       return rec;
     },
-    startController: async () => {
+    startController: async (o = {}) => {
+      let defaultsArgs = ['--defaults', join(dir, 'config.yaml')];
+      if (o.defaultsConfigMap) {
+        await env.apply(defaultsConfigMap(ns, readFileSync(join(dir, 'config.yaml'), 'utf8')));
+        defaultsArgs = ['--defaults-configmap', `${ns}/ghostwire-defaults`];
+      }
       controller = spawn(
         process.execPath,
-        [CLI, 'shadow', 'run', '--kubeconfig', cp.kubeconfigPath, '--defaults', join(dir, 'config.yaml'), '--tunnel-key-file', join(dir, 'tunnel.key')],
+        [CLI, 'shadow', 'run', '--kubeconfig', cp.kubeconfigPath, ...defaultsArgs, '--tunnel-key-file', join(dir, 'tunnel.key')],
         { stdio: ['ignore', 'pipe', 'pipe'] },
       );
       controller.stdout!.on('data', (d: Buffer) => (log += d.toString()));
@@ -302,4 +308,9 @@ export async function startShadowTest(t: TestContext, ns: string): Promise<{ cp:
   });
   env = await shadowEnv(cp, { ns });
   return { cp, env, paths: shadowPaths(ns, 'web') };
+}
+
+/** The defaults ConfigMap document (`config.yaml`) as YAML for `apply`. */
+export function defaultsConfigMap(ns: string, configYaml: string): string {
+  return `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ghostwire-defaults, namespace: ${ns}}\ndata:\n  config.yaml: ${JSON.stringify(configYaml)}\n`;
 }

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { upgradePathPrefix } from '../../src/shadow/tunnel-key.js';
 import { waitFor } from './harness.js';
-import { TUNNEL_KEY, startShadowTest, tunnelWorkload } from './shadow-env.js';
+import { TUNNEL_KEY, defaultsConfigMap, startShadowTest, tunnelWorkload } from './shadow-env.js';
 
 const NS = 'shop';
 
@@ -74,6 +74,27 @@ test('shadow controller on a real API server: apply, readiness, status, events, 
     await waitFor('the shadow Service again', 30_000, () => exists(shadowPath.service));
     await e.kubectl(['-n', NS, 'delete', 'deployment', 'web', '--wait=false']);
     await waitFor('garbage collection of the shadow', 90_000, async () => !(await exists(shadowPath.service)) && !(await exists(shadowPath.ingress)) && !(await exists(shadowPath.deployment)));
+  } catch (err) {
+    e.dump();
+    throw err;
+  }
+});
+
+test('the controller follows the defaults ConfigMap live: a new wildcardDNS moves the Ingress and the status endpoint, no restart', { timeout: 120_000 }, async (t) => {
+  const { env: e, paths } = await startShadowTest(t, NS);
+  try {
+    await e.startController({ defaultsConfigMap: true });
+    await e.apply(tunnelWorkload(NS, 'web', { 'ghostwire.dev/tunnel': 'true', 'ghostwire.dev/tunnelTimeout': '60s' }));
+    const host = async () => (await e.getJson(paths.ingress))?.spec?.rules?.[0]?.host;
+    await waitFor('the first Ingress host', 30_000, async () => (await host()) === 'web-shop.tunnel.example.com');
+    await e.nextShadowPod('web', '10.244.0.9', true);
+    await waitFor('status Ready', 60_000, async () => (await e.status('web'))?.phase === 'Ready');
+    // What the webhook would see at the same moment: one ConfigMap, one identity for both processes.
+    await e.apply(defaultsConfigMap(NS, 'network:\n  wildcardDNS: other.example.com\n  ingressTLS: true\n'));
+    await waitFor('the Ingress host to follow the ConfigMap', 60_000, async () => (await host()) === 'web-shop.other.example.com');
+    const ingress = await e.getJson(paths.ingress);
+    assert.deepEqual(ingress.spec.tls, [{ hosts: ['web-shop.other.example.com'], secretName: 'shadow-web-tls' }]);
+    await waitFor('the status endpoint to follow', 60_000, async () => (await e.status('web'))?.endpoint === 'web-shop.other.example.com');
   } catch (err) {
     e.dump();
     throw err;

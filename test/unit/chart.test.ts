@@ -527,11 +527,14 @@ test('shadow controller: off by default; behind shadow.enabled its own Deploymen
   const c = pod.containers[0];
   assert.deepEqual(c.command, ['ghostwire']);
   assert.deepEqual(c.args.slice(0, 2), ['shadow', 'run']);
-  assert.ok(c.args.includes('--defaults=/etc/ghostwire/defaults/config.yaml'));
+  // The same ConfigMap the webhook follows, followed live (no checksum restart, no mounted copy).
+  assert.ok(c.args.includes(`--defaults-configmap=${NS}/${FULLNAME}-defaults`), c.args.join(' '));
   assert.ok(c.args.includes('--tunnel-key-file=/etc/ghostwire/tunnel/key'));
-  assert.equal(pod.volumes.find((v: any) => v.name === 'defaults').configMap.name, `${FULLNAME}-defaults`);
+  assert.ok(!pod.volumes.some((v: any) => v.name === 'defaults'));
+  const role = find(objects, 'Role', `${FULLNAME}-shadow-defaults`);
+  assert.deepEqual(role.rules, [{ apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'watch'] }]);
+  assert.deepEqual(find(objects, 'RoleBinding', `${FULLNAME}-shadow-defaults`).subjects, [{ kind: 'ServiceAccount', name: `${FULLNAME}-shadow`, namespace: NS }]);
   assert.equal(c.securityContext.readOnlyRootFilesystem, true);
   assert.deepEqual(c.securityContext.capabilities, { drop: ['ALL'] });
   assert.equal(pod.securityContext.runAsUser, 65532);
-  assert.match(dep.spec.template.metadata.annotations['ghostwire.dev/defaults-checksum'], /^[a-f0-9]{64}$/);
 });
