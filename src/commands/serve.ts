@@ -159,7 +159,7 @@ export async function run(argv: string[]): Promise<number> {
           void app
             .close()
             .then(() => stopDefaults())
-            .then(() => Promise.race([flushEvents(), new Promise((r) => setTimeout(r, 5000))]))
+            .then(() => Promise.race([flushEvents(), new Promise((r) => setTimeout(r, 5000).unref())]))
             .then(
               () => {
                 log.info('stopped');

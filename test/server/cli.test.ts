@@ -10,7 +10,8 @@ import { parse } from 'yaml';
 import { assertGolden } from '../helpers/golden.js';
 import { loadCases, TEST_TUNNEL_KEY } from '../helpers/injector-cases.js';
 import { CLI } from '../helpers/paths.js';
-import { httpsRequest } from '../helpers/https.js';
+import { request } from 'node:https';
+import { httpsRequest, reviewFor } from '../helpers/https.js';
 
 const run = (args: string[], input?: string) => spawnSync(process.execPath, [CLI, ...args], { input, encoding: 'utf8' });
 
@@ -96,10 +97,27 @@ test('ghostwire serve: answers over HTTPS, SIGTERM turns readiness off, drains a
     child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${output}`)));
   });
   assert.equal((await httpsRequest(port, 'GET', '/readyz', { ca })).status, 200);
+  // An admission in flight across the whole shutdown: half its body before SIGTERM, the rest after the drain
+  // delay, when the server is already closing. It must still get its answer.
+  const body = reviewFor({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'shop', annotations: { 'ghostwire.dev/enabled': 'true' } }, spec: { containers: [{ name: 'c', image: 'c' }] } });
+  const inFlight = new Promise<{ status: number; text: string }>((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/mutate', ca, agent: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+      let text = '';
+      res.on('data', (d: Buffer) => (text += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+    });
+    req.on('error', reject);
+    req.write(body.slice(0, 100));
+    setTimeout(() => req.end(body.slice(100)), 1500);
+  });
+  await new Promise((r) => setTimeout(r, 300));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   child.kill('SIGTERM');
   await new Promise((r) => setTimeout(r, 300));
   assert.equal((await httpsRequest(port, 'GET', '/readyz', { ca })).status, 503, 'readiness is off while draining');
+  const answered = await inFlight;
+  assert.equal(answered.status, 200);
+  assert.equal(JSON.parse(answered.text).response.allowed, true);
   assert.equal(await exited, 0);
   assert.match(output, /"msg":"stopped"/);
   assert.ok(!output.includes('PRIVATE KEY'), 'no key material in logs');
