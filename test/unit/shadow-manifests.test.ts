@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
@@ -119,8 +119,9 @@ test('the WireGuard ConfigMap holds no key material; the keys come from the Secr
   assert.equal(cm.data!['forward-ports'], 'tcp/8080\ntcp/9090\n');
 });
 
-test('generated shell scripts parse (sh -n)', () => {
+test('generated shell scripts parse (sh -n)', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'gw-shadow-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const cm = find<ShadowConfigMap>(renderShadow(input({ config: config({ fullMesh: true }) })), 'ConfigMap');
   const pre = tunnelAnnotations(input({ config: config({ fullMesh: true }) })).set[TUNNEL_PRE_EXEC_ANNOTATION]!;
   for (const [name, script] of [['up.sh', cm.data!['up.sh']!], ['pre-exec.sh', pre]] as const) {
@@ -152,8 +153,9 @@ test('the plan hash is stable and follows the content', () => {
   assert.notEqual(planShadow(input()).hash, planShadow(input({ network: network({ ingressTLS: true }) })).hash);
 });
 
-test('`ghostwire shadow render` prints the same objects as YAML documents or a v1 List', () => {
+test('`ghostwire shadow render` prints the same objects as YAML documents or a v1 List', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'gw-shadow-cli-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const defaults = join(dir, 'config.yaml');
   writeFileSync(defaults, 'network:\n  enableTunnel: true\n  wildcardDNS: tunnel.example.com\n  ingressTLS: true\n');
   const keyFile = join(dir, 'tunnel.key');
