@@ -1,6 +1,7 @@
 // Flag helpers shared by the CLI commands (I/O lives here, not in the pipeline).
 import { readFileSync } from 'node:fs';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { stringify } from 'yaml';
 import { type Defaults, builtinDefaults, formatFieldErrors, parseDefaults } from '../config/index.js';
 import { loadTunnelKey } from '../shadow/tunnel-key-file.js';
 
@@ -47,4 +48,9 @@ export async function guard(body: () => Promise<number>): Promise<number> {
     }
     throw err;
   }
+}
+
+/** Multi-document YAML, the one format goldens, docs and every command print. */
+export function renderYaml(objects: readonly unknown[]): string {
+  return objects.map((o) => stringify(o, { lineWidth: 0 })).join('---\n');
 }

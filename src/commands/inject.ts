@@ -4,7 +4,9 @@ import { parseAllDocuments, stringify } from 'yaml';
 import { VERSION } from '../version.js';
 import { flatten, injectDocuments } from '../inject/offline.js';
 import { TUNNEL_CLIENT_COMMAND_ANNOTATION } from '../config/index.js';
-import { UsageError, guard, loadDefaultsFile, tunnelKeyFromFlag, parseFlags } from './common.js';
+import { UsageError, guard, loadDefaultsFile, parseFlags, renderYaml, tunnelKeyFromFlag } from './common.js';
+
+export { renderYaml };
 
 const USAGE = `Usage: ghostwire inject [-f FILE|-] [--defaults FILE] [--namespace NS] [-o yaml|json] [--patch] [--tunnel-key-file F]
 
@@ -40,11 +42,6 @@ export function parseManifests(text: string, source: string): unknown[] {
     if (value !== null && value !== undefined) out.push(value);
   }
   return out;
-}
-
-/** Multi-document YAML, the format goldens, docs and the CLI share. */
-export function renderYaml(objects: readonly unknown[]): string {
-  return objects.map((o) => stringify(o, { lineWidth: 0 })).join('---\n');
 }
 
 export async function run(argv: string[]): Promise<number> {

@@ -1,15 +1,12 @@
 // ghostwire shadow render | run
 //   render: print a workload's shadow manifests offline (the same code the controller applies)
 //   run:    the lifecycle controller (watches tunnel workloads, applies/removes shadows)
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { stringify as toYaml } from 'yaml';
-import { type Defaults, builtinDefaults, parseDefaults } from '../config/defaults.js';
-import { formatFieldErrors } from '../config/errors.js';
 import { parseTunnelPorts } from '../config/validate.js';
 import { tunnelAnnotations } from '../shadow/annotations.js';
 import { ShadowRenderError, planShadow } from '../shadow/manifests.js';
 import { loadTunnelKey } from '../shadow/tunnel-key-file.js';
+import { loadDefaultsFile, renderYaml } from './common.js';
 
 const USAGE = `Usage:
   ghostwire shadow render --name W --namespace NS [--defaults FILE] [--ports LIST] [--full-mesh]
@@ -42,18 +39,6 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 /** Read and validate a defaults document; every problem is printed, any problem is fatal. */
-export function loadDefaultsFile(file: string | undefined): Defaults {
-  if (file === undefined) return builtinDefaults();
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new Error(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
-  const { defaults, errors } = parseDefaults(text, file);
-  if (errors.length > 0) throw new Error(`${file}: ${formatFieldErrors(errors)}`);
-  return defaults;
-}
 
 function render(argv: string[]): number {
   let values;
@@ -114,7 +99,7 @@ function render(argv: string[]): number {
       process.stderr.write(`ghostwire shadow render: cannot render the tunnel: ${a.errors.join('; ')}\n`);
       return 1;
     }
-    process.stdout.write(values.output === 'json' ? `${JSON.stringify(a, null, 2)}\n` : toYaml(a, { lineWidth: 0 }));
+    process.stdout.write(values.output === 'json' ? `${JSON.stringify(a, null, 2)}\n` : renderYaml([a]));
     return 0;
   }
   try {
@@ -122,7 +107,7 @@ function render(argv: string[]): number {
     if (values.output === 'json') {
       process.stdout.write(`${JSON.stringify({ apiVersion: 'v1', kind: 'List', items: plan.objects }, null, 2)}\n`);
     } else {
-      process.stdout.write(formatYamlDocuments(plan.objects));
+      process.stdout.write(renderYaml(plan.objects));
     }
     if (plan.mode === 'full-mesh') {
       process.stderr.write(`ghostwire shadow render: note: Secret ${plan.identity.namespace}/${plan.identity.keysSecretName} (WireGuard keys) is created by the controller, not rendered\n`);
@@ -135,7 +120,3 @@ function render(argv: string[]): number {
   }
 }
 
-/** Multi-document YAML of typed objects (output formatting only; nothing is ever parsed back from this text). */
-export function formatYamlDocuments(objects: readonly object[]): string {
-  return objects.map((o) => toYaml(o, { lineWidth: 0 })).join('---\n');
-}

@@ -5,7 +5,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { Counter } from 'prom-client';
 import type { Defaults } from '../config/defaults.js';
 import { TUNNEL_STATUS_ANNOTATION } from '../config/options.js';
-import { loadDefaultsFile } from '../commands/shadow.js';
+import { loadDefaultsFile } from '../commands/common.js';
 import { createLogger } from '../log.js';
 import { ShadowController, ShadowReconciler, wantsTunnel } from '../shadow/controller.js';
 import { loadTunnelKey } from '../shadow/tunnel-key-file.js';

@@ -1,7 +1,7 @@
 // Golden shadow manifests and annotations for each mode and TLS setting. Regenerate with UPDATE_GOLDEN=1.
 import { test } from 'node:test';
 import { stringify } from 'yaml';
-import { formatYamlDocuments } from '../../src/commands/shadow.js';
+import { renderYaml } from '../../src/commands/common.js';
 import { tunnelAnnotations } from '../../src/shadow/annotations.js';
 import { renderShadow } from '../../src/shadow/manifests.js';
 import type { TunnelPort } from '../../src/shadow/ports.js';
@@ -24,7 +24,7 @@ const CASES = [
 for (const c of CASES) {
   test(`golden shadow manifests: ${c.file}`, () => {
     const objects = renderShadow(input({ config: config({ fullMesh: c.fullMesh }), network: network({ ingressTLS: c.tls }), containerPorts: PORTS }));
-    assertGolden(`shadow/${c.file}`, formatYamlDocuments(objects));
+    assertGolden(`shadow/${c.file}`, renderYaml(objects));
   });
 }
 
