@@ -10,13 +10,16 @@
 # each component is built into a temporary directory that is renamed into place
 # only when complete.
 #
-# Usage: test/e2e/tools/build-tools.sh [--force] [kubernetes|etcd|helm ...]
+# Usage: test/e2e/tools/build-tools.sh [--force] [kubernetes|etcd|helm3|helm4|rollouts ...]
 #   --force   rebuild the selected components even when cached
 #             (same as GHOSTWIRE_TOOLS_FORCE=1)
+#   GHOSTWIRE_K8S_VERSION=v1.35.4 builds another supported Kubernetes release
+#   (versions.env has the default; modules/ the releases that can be built).
 #
 # Prints KUBE_APISERVER=..., KUBE_CONTROLLER_MANAGER=..., KUBECTL=..., ETCD=...,
-# HELM=... on stdout (progress goes to stderr) and writes $CACHE/env.sh, which
-# exports the same variables.
+# HELM3=..., HELM4=..., HELM=... (helm 4), ROLLOUTS_CONTROLLER=..., ROLLOUTS_CRDS=...
+# on stdout (progress goes to stderr) and writes $CACHE/env-<k8s version>.sh,
+# which exports the same variables.
 #
 # Never writes inside the repository: the wrapper modules' go.mod/go.sum are
 # committed tidy and are used read-only (-mod=readonly); regenerate them with
@@ -24,12 +27,15 @@
 set -euo pipefail
 
 # ----------------------------------------------------------------- versions
-# Keep in sync with k8s/go.mod and etcd/go.mod (see update-wrappers.sh).
-K8S_VERSION=v1.34.4
-ETCD_VERSION=v3.6.4   # = go.etcd.io/etcd/client/v3 pinned by k8s.io/kubernetes v1.34.4
-HELM_VERSION=v3.19.5  # built against k8s.io/client-go v0.34.x
-
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=versions.env
+. "$HERE/versions.env"
+# GHOSTWIRE_K8S_VERSION picks another supported release (one with a folder under modules/).
+K8S_VERSION="${GHOSTWIRE_K8S_VERSION:-$K8S_VERSION}"
+[ -d "$HERE/modules/kubernetes-$K8S_VERSION" ] ||
+  { echo "[build-tools] ERROR: no wrapper module for Kubernetes $K8S_VERSION (have: $(cd "$HERE/modules" && ls -d kubernetes-* | sed 's/kubernetes-//' | tr '\n' ' '))" >&2; exit 1; }
+# etcd: the client version that this Kubernetes release pins.
+ETCD_VERSION="$(awk '$1 == "go.etcd.io/etcd/client/v3" { print $2; exit }' "$HERE/modules/kubernetes-$K8S_VERSION/go.mod")"
 CACHE="${GHOSTWIRE_TOOLS_CACHE:-${HOME:-/root}/.cache/ghostwire-tools}"
 FORCE="${GHOSTWIRE_TOOLS_FORCE:-0}"
 
@@ -40,12 +46,12 @@ COMPONENTS=()
 for arg in "$@"; do
   case "$arg" in
     --force) FORCE=1 ;;
-    kubernetes|etcd|helm) COMPONENTS+=("$arg") ;;
-    -h|--help) sed -n '2,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) die "unknown argument: $arg (expected --force, kubernetes, etcd or helm)" ;;
+    kubernetes|etcd|helm3|helm4|rollouts) COMPONENTS+=("$arg") ;;
+    -h|--help) sed -n '2,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown argument: $arg (expected --force, kubernetes, etcd, helm3, helm4 or rollouts)" ;;
   esac
 done
-[ "${#COMPONENTS[@]}" -gt 0 ] || COMPONENTS=(kubernetes etcd helm)
+[ "${#COMPONENTS[@]}" -gt 0 ] || COMPONENTS=(kubernetes etcd helm3 helm4 rollouts)
 
 # ------------------------------------------------------------ go environment
 command -v go >/dev/null 2>&1 || die "go is not on PATH (need Go >= 1.24)"
@@ -140,7 +146,7 @@ build_kubernetes() {
   local ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$K8S_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/component-base/version.gitTreeState=clean"
   log "downloading Go modules for k8s.io/kubernetes $K8S_VERSION (verified against the committed go.sum)..."
   start=$SECONDS
-  run_child go -C "$HERE/k8s" mod download
+  run_child go -C "$HERE/modules/kubernetes-$K8S_VERSION" mod download
   log "downloaded modules in $(fmt_secs $((SECONDS - start)))"
   for cmd in kube-apiserver kube-controller-manager kubectl; do
     case "$cmd" in
@@ -150,7 +156,7 @@ build_kubernetes() {
     esac
     start=$SECONDS
     heartbeat_start "$cmd"
-    run_child go -C "$HERE/k8s" build -trimpath -tags selinux,notest -ldflags "$ldflags" \
+    run_child go -C "$HERE/modules/kubernetes-$K8S_VERSION" build -trimpath -tags selinux,notest -ldflags "$ldflags" \
       -o "$out/$cmd" "k8s.io/kubernetes/cmd/$cmd"
     heartbeat_stop
     log "built $cmd in $(fmt_secs $((SECONDS - start)))"
@@ -163,33 +169,75 @@ check_etcd() {
 build_etcd() {
   local out="$1" start
   log "downloading Go modules for go.etcd.io/etcd/server/v3 $ETCD_VERSION (verified against the committed go.sum)..."
-  run_child go -C "$HERE/etcd" mod download
+  run_child go -C "$HERE/modules/etcd-$ETCD_VERSION" mod download
   log "building etcd $ETCD_VERSION (under 1 min after kubernetes, 1-3 min alone, on 2 cores)..."
   start=$SECONDS
   heartbeat_start etcd
-  run_child go -C "$HERE/etcd" build -trimpath -ldflags "-s -w" -o "$out/etcd" go.etcd.io/etcd/server/v3
+  run_child go -C "$HERE/modules/etcd-$ETCD_VERSION" build -trimpath -ldflags "-s -w" -o "$out/etcd" go.etcd.io/etcd/server/v3
   heartbeat_stop
   log "built etcd in $(fmt_secs $((SECONDS - start)))"
 }
 
-check_helm() {
-  version_ok "$1/helm" "$HELM_VERSION" version --short
+check_helm3() {
+  version_ok "$1/helm" "$HELM3_VERSION" version --short
 }
-build_helm() {
-  local out="$1" start
-  # helm's Makefile derives the default Capabilities.KubeVersion from its client-go (v0.34 -> 1.34).
-  local ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
+build_helm3() {
+  local out="$1" start minor
+  # helm 3's Makefile stamps the default Capabilities.KubeVersion from its client-go (otherwise v1.20).
+  minor="$(go mod download -json "helm.sh/helm/v3@$HELM3_VERSION" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p' |
+    xargs awk '$1 == "k8s.io/client-go" { split($2, v, "."); print v[2]; exit }')"
+  local ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=$HELM3_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
   local v
   for v in helm.sh/helm/v3/pkg/chartutil helm.sh/helm/v3/pkg/lint/rules; do
-    ldflags+=" -X $v.k8sVersionMajor=1 -X $v.k8sVersionMinor=34"
+    ldflags+=" -X $v.k8sVersionMajor=1 -X $v.k8sVersionMinor=$minor"
   done
-  log "building helm $HELM_VERSION (1-3 min on 2 cores)..."
+  log "building helm $HELM3_VERSION (1-3 min on 2 cores)..."
   start=$SECONDS
-  heartbeat_start helm
+  heartbeat_start helm3
   # go install pkg@version uses helm's own go.mod/go.sum (checked against the checksum database).
-  run_child env GOBIN="$out" GOFLAGS=-buildvcs=false go install -trimpath -ldflags "$ldflags" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+  run_child env GOBIN="$out" GOFLAGS=-buildvcs=false go install -trimpath -ldflags "$ldflags" "helm.sh/helm/v3/cmd/helm@$HELM3_VERSION"
   heartbeat_stop
-  log "built helm in $(fmt_secs $((SECONDS - start)))"
+  log "built helm $HELM3_VERSION in $(fmt_secs $((SECONDS - start)))"
+}
+
+check_helm4() {
+  version_ok "$1/helm" "$HELM4_VERSION" version --short
+}
+build_helm4() {
+  local out="$1" start
+  # helm 4 reads its Kubernetes version from the build info; only its own version needs stamping.
+  local ldflags="-s -w -X helm.sh/helm/v4/internal/version.version=$HELM4_VERSION -X helm.sh/helm/v4/internal/version.gitTreeState=clean"
+  log "building helm $HELM4_VERSION (1-3 min on 2 cores)..."
+  start=$SECONDS
+  heartbeat_start helm4
+  run_child env GOBIN="$out" GOFLAGS=-buildvcs=false go install -trimpath -ldflags "$ldflags" "helm.sh/helm/v4/cmd/helm@$HELM4_VERSION"
+  heartbeat_stop
+  log "built helm $HELM4_VERSION in $(fmt_secs $((SECONDS - start)))"
+}
+
+# The Argo Rollouts controller, run out of cluster against the e2e control plane, and its CRDs.
+ROLLOUTS_MODULE="$HERE/modules/argo-rollouts-$ROLLOUTS_VERSION"
+check_rollouts() {
+  version_ok "$1/rollouts-controller" "$ROLLOUTS_VERSION" --version && [ -f "$1/../crds/rollout-crd.yaml" ]
+}
+build_rollouts() {
+  local out="$1" start toolchain dir
+  # Its go line names a newer Go patch release than may be installed: that toolchain comes from the module proxy.
+  toolchain="go$(awk '$1 == "go" { print $2; exit }' "$ROLLOUTS_MODULE/go.mod")"
+  log "downloading Go modules for argo-rollouts $ROLLOUTS_VERSION with $toolchain (verified against the committed go.sum)..."
+  run_child env GOTOOLCHAIN="$toolchain" go -C "$ROLLOUTS_MODULE" mod download
+  log "building rollouts-controller $ROLLOUTS_VERSION (about 4 min cold on 2 cores)..."
+  start=$SECONDS
+  heartbeat_start rollouts-controller
+  run_child env GOTOOLCHAIN="$toolchain" go -C "$ROLLOUTS_MODULE" build -trimpath \
+    -ldflags "-s -w -X github.com/argoproj/argo-rollouts/utils/version.version=${ROLLOUTS_VERSION#v}" \
+    -o "$out/rollouts-controller" github.com/argoproj/argo-rollouts/cmd/rollouts-controller
+  heartbeat_stop
+  dir="$(GOTOOLCHAIN="$toolchain" go -C "$ROLLOUTS_MODULE" list -m -f '{{.Dir}}' github.com/argoproj/argo-rollouts)"
+  mkdir -p "$out/../crds"
+  cp "$dir"/manifests/crds/*-crd.yaml "$out/../crds/"
+  chmod 644 "$out/../crds/"*
+  log "built rollouts-controller in $(fmt_secs $((SECONDS - start)))"
 }
 
 # ensure <component> <version>: makes $CACHE/<component>-<version>/bin valid.
@@ -228,7 +276,9 @@ for c in "${COMPONENTS[@]}"; do
   case "$c" in
     kubernetes) ensure kubernetes "$K8S_VERSION" ;;
     etcd) ensure etcd "$ETCD_VERSION" ;;
-    helm) ensure helm "$HELM_VERSION" ;;
+    helm3) ensure helm3 "$HELM3_VERSION" ;;
+    helm4) ensure helm4 "$HELM4_VERSION" ;;
+    rollouts) ensure rollouts "$ROLLOUTS_VERSION" ;;
   esac
 done
 
@@ -239,20 +289,25 @@ VARS=(
   "KUBE_CONTROLLER_MANAGER=$K8S_BIN/kube-controller-manager"
   "KUBECTL=$K8S_BIN/kubectl"
   "ETCD=$CACHE/etcd-$ETCD_VERSION/bin/etcd"
-  "HELM=$CACHE/helm-$HELM_VERSION/bin/helm"
+  "HELM3=$CACHE/helm3-$HELM3_VERSION/bin/helm"
+  "HELM4=$CACHE/helm4-$HELM4_VERSION/bin/helm"
+  "HELM=$CACHE/helm4-$HELM4_VERSION/bin/helm"
+  "ROLLOUTS_CONTROLLER=$CACHE/rollouts-$ROLLOUTS_VERSION/bin/rollouts-controller"
+  "ROLLOUTS_CRDS=$CACHE/rollouts-$ROLLOUTS_VERSION/crds"
 )
+ENV_FILE="$CACHE/env-$K8S_VERSION.sh"
 ENV_TMP="$(mktemp "$CACHE/.env.sh.XXXXXX")"
 TMP_DIRS+=("$ENV_TMP")
 {
   echo "# Generated by test/e2e/tools/build-tools.sh; source it to find the e2e tool binaries."
   for kv in "${VARS[@]}"; do
-    if [ ! -x "${kv#*=}" ]; then continue; fi
+    if [ ! -e "${kv#*=}" ]; then continue; fi
     printf 'export %s=%q\n' "${kv%%=*}" "${kv#*=}"
   done
 } > "$ENV_TMP"
 chmod 644 "$ENV_TMP"
-mv "$ENV_TMP" "$CACHE/env.sh"
+mv "$ENV_TMP" "$ENV_FILE"
 for kv in "${VARS[@]}"; do
-  if [ -x "${kv#*=}" ]; then echo "$kv"; fi
+  if [ -e "${kv#*=}" ]; then echo "$kv"; fi
 done
-log "wrote $CACHE/env.sh; done in $(fmt_secs $((SECONDS - TOTAL_START)))"
+log "wrote $ENV_FILE; done in $(fmt_secs $((SECONDS - TOTAL_START)))"

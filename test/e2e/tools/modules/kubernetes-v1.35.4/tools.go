@@ -1,7 +1,7 @@
 //go:build tools
 
-// Package tools pins the kubernetes commands that test/e2e/tools/build-tools.sh
-// builds, so that `go mod tidy` keeps their dependencies in go.mod/go.sum.
+// Package tools pins the commands that test/e2e/tools/build-tools.sh builds, so that
+// `go mod tidy` keeps their dependencies in go.mod/go.sum.
 package tools
 
 import (

@@ -1,0 +1,9 @@
+//go:build tools
+
+// Package tools pins the commands that test/e2e/tools/build-tools.sh builds, so that
+// `go mod tidy` keeps their dependencies in go.mod/go.sum.
+package tools
+
+import (
+	_ "go.etcd.io/etcd/server/v3"
+)
