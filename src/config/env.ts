@@ -1,7 +1,7 @@
 // The GW_* contract between the injector and the in-pod programs (init, watch).
 import { type FieldError, fieldError } from './errors.js';
 import { type InjectConfig, type PodConfig, OPTION_LIST, builtinConfig } from './options.js';
-import { isDns1123Subdomain } from './validate.js';
+import { isDns1123Label, isDns1123Subdomain } from './validate.js';
 
 export const DNAT_MAP_ENV = 'GW_IPTABLES_DNAT_MAP';
 export const DEFAULT_DNAT_MAP = '/shared/dnat.map';
@@ -54,7 +54,7 @@ export function configFromEnv(env: Record<string, string | undefined>): { config
     errors.push(fieldError('environment', 'POD_NAME', podName, 'a Pod name (DNS-1123 subdomain), normally from the downward API metadata.name'));
   }
   const podNs = env.POD_NAMESPACE?.trim();
-  if (podNs !== undefined && podNs !== '' && !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(podNs)) {
+  if (podNs !== undefined && podNs !== '' && !isDns1123Label(podNs)) {
     errors.push(fieldError('environment', 'POD_NAMESPACE', podNs, 'a namespace name (DNS-1123 label), normally from the downward API metadata.namespace'));
   }
   const pod = {} as Record<string, unknown>;
