@@ -1,6 +1,7 @@
 // The GW_* contract between the injector and the in-pod programs (init, watch).
 import { type FieldError, fieldError } from './errors.js';
-import { type InjectConfig, type PodConfig, OPTION_LIST, builtinConfig } from './options.js';
+import { crossFieldProblems } from './cross-field.js';
+import { type InjectConfig, type PodConfig, OPTION_BY_FIELD, OPTION_LIST, builtinConfig } from './options.js';
 import { isDns1123Label, isDns1123Subdomain } from './validate.js';
 
 export const DNAT_MAP_ENV = 'GW_IPTABLES_DNAT_MAP';
@@ -42,9 +43,7 @@ export function configFromEnv(env: Record<string, string | undefined>): { config
     else errors.push(fieldError('environment', o.env as string, raw, r.allowed));
   }
   // Cross-field and non-table variables, checked with the same wording as the injector's errors.
-  if (base.activeSuffix === base.previewSuffix) {
-    errors.push(fieldError('environment', 'GW_PREVIEW_SUFFIX', String(base.previewSuffix), `a suffix different from GW_ACTIVE_SUFFIX (${String(base.activeSuffix)})`));
-  }
+  errors.push(...crossFieldProblems(base as unknown as PodConfig, 'environment', (field) => OPTION_BY_FIELD.get(field)?.env ?? field).map((p) => p.error));
   const mapPath = env[DNAT_MAP_ENV]?.trim();
   if (mapPath !== undefined && mapPath !== '' && (!mapPath.startsWith('/') || mapPath.endsWith('/') || /[\x00-\x1f]/.test(mapPath))) {
     errors.push(fieldError('environment', DNAT_MAP_ENV, mapPath, 'an absolute file path such as "/shared/dnat.map"'));

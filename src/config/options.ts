@@ -171,8 +171,8 @@ export const OPTIONS = [
 export type AnyOption = OptionSpec<keyof InjectConfig>;
 export const OPTION_LIST: readonly AnyOption[] = OPTIONS as unknown as readonly AnyOption[];
 export const OPTION_BY_KEY: ReadonlyMap<string, AnyOption> = new Map(OPTION_LIST.map((o) => [o.key, o]));
+export const OPTION_BY_FIELD: ReadonlyMap<keyof InjectConfig, AnyOption> = new Map(OPTION_LIST.map((o) => [o.field, o]));
 
-export const annotationKey = (o: AnyOption): string => ANNOTATION_PREFIX + o.key;
 
 export function builtinConfig(): InjectConfig {
   const out: Record<string, unknown> = {};
@@ -184,4 +184,3 @@ function structuredCloneValue<T>(v: T): T {
   return Array.isArray(v) ? (v.map((x) => (typeof x === 'object' ? { ...x } : x)) as T) : v;
 }
 
-export { ok };
