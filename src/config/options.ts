@@ -30,6 +30,8 @@ export const STATUS_ANNOTATION = 'ghostwire.dev/status';
 export const TUNNEL_ENDPOINT_ANNOTATION = 'ghostwire.dev/tunnel-endpoint';
 export const TUNNEL_CLIENT_COMMAND_ANNOTATION = 'ghostwire.dev/tunnel-client-command';
 export const TUNNEL_PRE_EXEC_ANNOTATION = 'ghostwire.dev/tunnel-pre-exec';
+/** Every pod-template annotation the injector writes for a tunnel (which of them depends on the mode). */
+export const TUNNEL_ANNOTATIONS = [TUNNEL_ENDPOINT_ANNOTATION, TUNNEL_CLIENT_COMMAND_ANNOTATION, TUNNEL_PRE_EXEC_ANNOTATION] as const;
 /** Written by the shadow controller. */
 export const TUNNEL_STATUS_ANNOTATION = 'ghostwire.dev/tunnel-status';
 
@@ -42,7 +44,9 @@ export const OUTPUT_ANNOTATIONS: ReadonlySet<string> = new Set([
   TUNNEL_STATUS_ANNOTATION,
 ]);
 
-export type JumpHook = 'OUTPUT' | 'PREROUTING';
+/** Built-in nat chains that can receive the jump to ghostwire's chain. */
+export const JUMP_HOOKS = ['OUTPUT', 'PREROUTING'] as const;
+export type JumpHook = (typeof JUMP_HOOKS)[number];
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type PullPolicy = 'Always' | 'IfNotPresent' | 'Never';
 
@@ -125,7 +129,7 @@ export const OPTIONS = [
     description: 'Cluster DNS suffix, used in the DNAT map and logs' }),
   option({ field: 'natChain', key: 'natChain', env: 'GW_NAT_CHAIN', group: 'routing', default: 'CANARY_DNAT', parse: parseChainName, format: str,
     description: 'Custom nat chain holding the exclusions and DNAT rules' }),
-  option({ field: 'jumpHook', key: 'jumpHook', env: 'GW_JUMP_HOOK', group: 'routing', default: 'OUTPUT', parse: oneOf(['OUTPUT', 'PREROUTING'] as const, true), format: str,
+  option({ field: 'jumpHook', key: 'jumpHook', env: 'GW_JUMP_HOOK', group: 'routing', default: 'OUTPUT', parse: oneOf(JUMP_HOOKS, true), format: str,
     description: 'Built-in nat chain that receives the jump in preview' }),
   option({ field: 'excludeCidrs', key: 'excludeCidrs', env: 'GW_EXCLUDE_CIDRS', group: 'routing', default: [], parse: parseCidrList, format: csv,
     description: 'CIDRs never rewritten, in addition to IMDS and the pod\'s DNS servers' }),
@@ -167,8 +171,8 @@ export const OPTIONS = [
 export type AnyOption = OptionSpec<keyof InjectConfig>;
 export const OPTION_LIST: readonly AnyOption[] = OPTIONS as unknown as readonly AnyOption[];
 export const OPTION_BY_KEY: ReadonlyMap<string, AnyOption> = new Map(OPTION_LIST.map((o) => [o.key, o]));
+export const OPTION_BY_FIELD: ReadonlyMap<keyof InjectConfig, AnyOption> = new Map(OPTION_LIST.map((o) => [o.field, o]));
 
-export const annotationKey = (o: AnyOption): string => ANNOTATION_PREFIX + o.key;
 
 export function builtinConfig(): InjectConfig {
   const out: Record<string, unknown> = {};
@@ -180,4 +184,3 @@ function structuredCloneValue<T>(v: T): T {
   return Array.isArray(v) ? (v.map((x) => (typeof x === 'object' ? { ...x } : x)) as T) : v;
 }
 
-export { ok };

@@ -8,8 +8,8 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, open, rename, unlink } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
-import { parseChainName, parseDnsSuffix } from '../config/validate.js';
-import { canonicalCidr, canonicalIP, hostPort, type Family } from './iptables/addr.js';
+import { isDns1035Label, parseChainName, parseDnsSuffix } from '../config/validate.js';
+import { canonicalCidr, canonicalIP, hostPort, type Family } from '../net/address.js';
 import type { DnatRule, Exclusion, ChainSpec } from './iptables/rules.js';
 import type { Claim, PairScheme, SkipCode } from './discovery.js';
 
@@ -117,8 +117,6 @@ export function formatDnatMap(map: DnatMap): string {
 
 export class DnatMapError extends Error {}
 
-const NAME = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
-
 /** Parse and validate a map file's text; `source` names the file in errors. */
 export function parseDnatMap(text: string, source = 'dnat map'): DnatMap {
   const json = text.split('\n').filter((l) => !l.trimStart().startsWith('#')).join('\n');
@@ -141,7 +139,7 @@ export function parseDnatMap(text: string, source = 'dnat map'): DnatMap {
   const family = (v: unknown, field: string): Family => (v === 4 || v === 6 ? v : fail(field, 'must be 4 or 6'));
   const name = (v: unknown, field: string): string => {
     const s = str(v, field);
-    return NAME.test(s) ? s : fail(field, `${JSON.stringify(s)} is not a DNS-1035 Service name`);
+    return isDns1035Label(s) ? s : fail(field, `${JSON.stringify(s)} is not a DNS-1035 Service name`);
   };
   const ip = (v: unknown, f: Family, field: string): string => {
     const s = str(v, field);

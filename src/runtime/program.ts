@@ -7,7 +7,7 @@ import type { Logger } from '../log.js';
 import type { RuntimeEnvConfig } from '../config/env.js';
 import { pairServices, type ServiceLike } from './discovery.js';
 import { buildExclusions, resolvNameservers, DEFAULT_RESOLV_CONF } from './exclusions.js';
-import { cidrContains, type Family } from './iptables/addr.js';
+import { cidrContains, type Family } from '../net/address.js';
 import { chainRestorePayload } from './iptables/rules.js';
 import type { IptablesExecutor } from './iptables/executor.js';
 import { chainSpecs, formatDnatMap, writeFileAtomic, MAP_FORMAT, type DnatMap, type MapMapping } from './dnat-map.js';

@@ -2,15 +2,17 @@
 import Fastify, { type FastifyError, type FastifyInstance, LogController } from 'fastify';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../log.js';
-import { type EventIntent, type MutateContext, type MutationOutcome, mutate } from '../admission/mutate.js';
+import { type MutateContext, mutate } from '../admission/mutate.js';
+import { type MutationOutcome, internalError } from '../admission/outcome.js';
 import { ReviewError, parseAdmissionReview } from '../admission/review.js';
 import { admissionReviewBody } from '../admission/response.js';
 import type { AdmissionRequest } from '../admission/types.js';
 import { findTargetKind } from '../admission/target.js';
+import type { EventIntent } from '../kube/objects.js';
+import type { WebhookMetrics } from './metrics.js';
 
 /** Names are at most 253 characters in a valid object; a forged request must not write more into the logs. */
 const clip = (v: unknown): string => String(v).slice(0, 253);
-import type { WebhookMetrics } from './metrics.js';
 
 export interface AppOptions {
   logger: Logger;
@@ -87,15 +89,7 @@ export function buildApp(opts: AppOptions): WebhookApp {
       // A bug must not crash the server or answer 500 (the API server would apply failurePolicy silently):
       // deny with a message that points at our logs.
       request.log.error({ uid: req.uid, err: { message: (err as Error).message, stack: (err as Error).stack } }, 'mutation failed');
-      outcome = {
-        allowed: false,
-        result: 'denied',
-        reason: 'internal-error',
-        patch: [],
-        warnings: [],
-        auditAnnotations: { injected: 'false', 'skip-reason': 'internal-error' },
-        denial: { code: 500, message: 'ghostwire: internal error while mutating; see the ghostwire webhook logs' },
-      };
+      outcome = internalError();
     }
     const seconds = (performance.now() - started) / 1000;
     // Bounded label values: the kind comes from the request body, and this endpoint answers anyone who can reach it.

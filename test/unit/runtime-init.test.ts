@@ -7,7 +7,7 @@ import { CLI } from '../helpers/paths.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { runInit } from '../../src/runtime/init.js';
+import { runInit } from '../../src/commands/init.js';
 import { parseDnatMap } from '../../src/runtime/dnat-map.js';
 import { parseSave } from '../../src/runtime/iptables/rules.js';
 import { explainRestoreFailure, createExecutor } from '../../src/runtime/iptables/executor.js';

@@ -7,8 +7,11 @@ import { mkdtempSync, writeFileSync, unlinkSync, readFileSync, rmSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { configFromEnv } from '../../src/config/index.js';
-import { LiteClient, loadKubeconfig } from '../../src/k8s/lite-client.js';
-import { Watcher, WatcherMetrics, createHealthServer, parseListen, type WatcherOptions } from '../../src/runtime/watch.js';
+import { LiteClient } from '../../src/k8s/lite/client.js';
+import { loadKubeconfig } from '../../src/k8s/lite/credentials.js';
+import { createHealthServer, parseListen } from '../../src/runtime/watcher/health-server.js';
+import { WatcherMetrics } from '../../src/runtime/watcher/metrics.js';
+import { Watcher, type WatcherOptions } from '../../src/runtime/watcher/watcher.js';
 import { discover, applyPlan } from '../../src/runtime/program.js';
 import { parseDnatMap } from '../../src/runtime/dnat-map.js';
 import { parseSave, findJumps } from '../../src/runtime/iptables/rules.js';
