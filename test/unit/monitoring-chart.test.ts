@@ -13,7 +13,7 @@ import { parse as parseYaml } from 'yaml';
 import { buildApp } from '../../src/server/app.js';
 import { createWebhookMetrics } from '../../src/server/metrics.js';
 import { createLogger } from '../../src/log.js';
-import { injectDocuments } from '../../src/inject/offline.js';
+import { injectDocuments } from '../../src/offline/inject-documents.js';
 import { parseDefaults } from '../../src/config/defaults.js';
 import { generateCA, generateServing, serviceDnsNames } from '../../src/tls/certs.js';
 import { VERSION } from '../../src/version.js';
