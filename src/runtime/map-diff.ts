@@ -9,10 +9,19 @@ export interface MapChange {
   rewritten: string[];
 }
 
-/** Everything of a map that matters for the rules and for people, without its timestamp. */
+/**
+ * Everything of a map that matters for the rules and for people, without its timestamp, in a fixed field order (a
+ * map read back from the file and one built in memory compare equal).
+ */
 export function mapContentKey(map: DnatMap): string {
-  const { generatedAt: _ignored, ...content } = map;
-  return JSON.stringify(content);
+  const claim = (c: DnatMap['conflicts'][number]['loser']) => [c.service, c.preview, c.scheme];
+  return JSON.stringify([
+    map.format, map.namespace, map.dnsSuffix ?? '', map.chain, map.families,
+    map.exclusions.map((e) => [e.family, e.cidr, e.source]),
+    map.mappings.map((m) => [m.family, m.service, m.preview, m.scheme, m.protocol, m.port, m.portName ?? '', m.activeIP, m.previewIP]),
+    map.skipped.map((k) => [k.service, k.preview ?? '', k.code, k.reason]),
+    map.conflicts.map((c) => [claim(c.loser), claim(c.winner)]),
+  ]);
 }
 
 function byService(map: DnatMap | undefined): Map<string, { pair: string; rules: string }> {
