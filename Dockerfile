@@ -1,13 +1,15 @@
 # syntax=docker/dockerfile:1
 # ghostwire: one image for every role (webhook, injected init container and watcher, shadow controller).
 #   build:   npm ci (with dev dependencies) -> tsc -> prune to production dependencies
-#   runtime: node + iptables (iptables, ip6tables, *-restore/*-save; nft and legacy backends), the compiled
+#   runtime: node + iptables (iptables, ip6tables, *-restore/*-save; nft and legacy backends) + conntrack (the
+#            watcher deletes connection-tracking entries whose route changed), the compiled
 #            dist/src, production node_modules and package.json; `ghostwire` on PATH; non-root by default.
 # The webhook runs as the default user 65532. The injected init container and watcher set runAsUser: 0 with
 # NET_ADMIN/NET_RAW themselves (iptables needs them); nothing here is setuid.
 # test/unit/image-contents.test.ts reproduces the runtime file set without Docker and checks this file's paths.
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+# Node.js 24 LTS on Debian 13 (trixie): the one supported runtime (package.json engines).
+ARG NODE_IMAGE=node:24-trixie-slim
 
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src
@@ -27,7 +29,7 @@ LABEL org.opencontainers.image.title="ghostwire" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.licenses="MIT"
 RUN apt-get update \
- && apt-get install -y --no-install-recommends iptables \
+ && apt-get install -y --no-install-recommends iptables conntrack \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --gid 65532 nonroot \
  && useradd --uid 65532 --gid 65532 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin nonroot

@@ -1,5 +1,5 @@
-// The container image without Docker: (1) the Dockerfile itself (stages, base image, user, iptables, and that its
-// COPY paths exist in this repo and survive .dockerignore), (2) the runtime stage's file set reproduced with npm:
+// The container image without Docker: (1) the Dockerfile itself (stages, base image, user, iptables and conntrack,
+// and that its COPY paths exist in this repo and survive .dockerignore), (2) the runtime stage's file set reproduced with npm:
 // `npm pack` the built project, install the tarball with production dependencies only into an empty temp project,
 // and run `ghostwire` from there by name, as the injected containers do (command: ["ghostwire", "init"]).
 import { test, before, after } from 'node:test';
@@ -9,7 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, posix } from 'node:path';
+import { dirname, join, posix } from 'node:path';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { VERSION } from '../../src/version.js';
 import { REPO_ROOT, repoPath } from '../helpers/paths.js';
@@ -109,15 +109,15 @@ function copyOf(ins: Instruction): { from?: string; sources: string[]; dest: str
   return { ...(from ? { from } : {}), sources: words, dest };
 }
 
-test('Dockerfile: node:20-bookworm-slim stages matching engines, iptables in the runtime, USER 65532, ghostwire on PATH', () => {
+test('Dockerfile: node:24-trixie-slim stages matching engines, iptables and conntrack in the runtime, USER 65532, ghostwire on PATH', () => {
   const { globalArgs, stages } = parseDockerfile(readFileSync(repoPath('Dockerfile'), 'utf8'));
   assert.equal(stages.length, 2, 'build + runtime');
   const [build, runtime] = stages as [Stage, Stage];
   assert.equal(build.name, 'build');
-  assert.equal(globalArgs.get('NODE_IMAGE'), 'node:20-bookworm-slim');
+  assert.equal(globalArgs.get('NODE_IMAGE'), 'node:24-trixie-slim');
   const engines = majorOfRange(pkg.engines.node);
   for (const s of stages) {
-    assert.equal(s.image, 'node:20-bookworm-slim');
+    assert.equal(s.image, 'node:24-trixie-slim');
     assert.equal(majorOfNodeImage(s.image), engines, `${s.name}: base image major = engines.node major (${pkg.engines.node})`);
   }
   assert.equal(majorOfNodeImage(stages[0]!.image), Number(process.versions.node.split('.')[0]), 'the tests run on the image\'s Node major');
@@ -127,6 +127,7 @@ test('Dockerfile: node:20-bookworm-slim stages matching engines, iptables in the
   assert.ok(runs(build).some((r) => /npm run build/.test(r) && /npm prune --omit=dev/.test(r)), 'build: npm run build + npm prune --omit=dev');
   const install = runs(runtime).find((r) => /apt-get install/.test(r));
   assert.ok(install && /--no-install-recommends/.test(install) && /\biptables\b/.test(install), 'runtime: apt-get install --no-install-recommends iptables');
+  assert.match(install, /\bconntrack\b/, 'runtime: the conntrack tool (the watcher resets connections whose route changed)');
   assert.ok(/rm -rf \/var\/lib\/apt\/lists/.test(install), 'apt lists removed');
   assert.ok(!runs(runtime).some((r) => /\bnpm (ci|install)\b/.test(r)), 'the runtime installs nothing from npm');
 
@@ -195,10 +196,15 @@ let prefix: string;
 let binDir: string;
 let packed: string[] = [];
 
-/** npm's own variables from the outer `npm run` (npm_config_local_prefix, ...) must not steer the inner npm. */
+/**
+ * npm's own variables from the outer `npm run` (npm_config_local_prefix, ...) must not steer the inner npm. The
+ * directory of this test's own node comes first on PATH: npm and ghostwire start through `#!/usr/bin/env node`, and
+ * must run on the same Node.js as the tests (24), not on whatever other node the machine has.
+ */
 function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!/^npm_/i.test(k) && k !== 'INIT_CWD' && k !== 'KUBECONFIG') env[k] = v;
+  env.PATH = `${dirname(process.execPath)}:${process.env.PATH ?? ''}`;
   return { ...env, ...extra };
 }
 
@@ -223,7 +229,7 @@ after(() => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-const ghostwireEnv = (extra: Record<string, string> = {}) => cleanEnv({ PATH: `${binDir}:${process.env.PATH ?? ''}`, ...extra });
+const ghostwireEnv = (extra: Record<string, string> = {}) => cleanEnv({ PATH: `${binDir}:${dirname(process.execPath)}:${process.env.PATH ?? ''}`, ...extra });
 
 function ghostwire(args: string[], input?: string) {
   // By name, through PATH, from an unrelated directory: nothing can resolve into the repository.

@@ -1,7 +1,7 @@
 // `ghostwire init` end to end against the stub API server over HTTPS, with an in-memory iptables (no root).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, statSync, writeFileSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, linkSync, mkdtempSync, readFileSync, statSync, writeFileSync, rmSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { CLI } from '../helpers/paths.js';
 import { tmpdir } from 'node:os';
@@ -165,6 +165,18 @@ test('executor: restore errors point at the payload line; a missing binary is na
   }
 });
 
+/** The running node binary, reachable from `dir` (a hard link, or a copy when `dir` is on another file system). */
+function publicNode(dir: string): string {
+  const target = join(dir, 'node');
+  try {
+    linkSync(process.execPath, target);
+  } catch {
+    copyFileSync(process.execPath, target);
+  }
+  chmodSync(target, 0o755);
+  return target;
+}
+
 test('ghostwire init --dry-run (the CLI) needs no root: run as an unprivileged user', async () => {
   // When the tests run as root, drop to nobody for this process; otherwise we already are unprivileged.
   const asRoot = process.getuid?.() === 0;
@@ -174,7 +186,10 @@ test('ghostwire init --dry-run (the CLI) needs no root: run as an unprivileged u
     const kc = stub.writeKubeconfig(pub, { name: 'kubeconfig' });
     chmodSync(kc, 0o644);
     writeFileSync(join(pub, 'resolv.conf'), 'nameserver 10.96.0.10\n', { mode: 0o644 });
-    const child = spawn(process.execPath, [CLI, 'init', '--dry-run', '--resolv-conf', join(pub, 'resolv.conf')], {
+    // This node may live under root's private home (scripts/ensure-node.sh's ~/.cache, nvm), which nobody cannot
+    // traverse: nobody runs a link to it (a copy across file systems) from the public directory.
+    const node = asRoot ? publicNode(pub) : process.execPath;
+    const child = spawn(node, [CLI, 'init', '--dry-run', '--resolv-conf', join(pub, 'resolv.conf')], {
       env: { PATH: process.env.PATH ?? '', KUBECONFIG: kc, POD_NAMESPACE: stub.namespace, GW_IPTABLES_DNAT_MAP: join(pub, 'never', 'dnat.map') },
       ...(asRoot ? { uid: 65534, gid: 65534 } : {}),
     });
