@@ -1,7 +1,9 @@
 // ghostwire init: the injected init container's command (see runtime/init.ts). Cheap imports only: it runs at the
 // start of every injected pod.
 import { pino } from 'pino';
-import { type RuntimeEnvConfig, configFromEnv, formatFieldErrors } from '../config/index.js';
+// env.js and errors.js, not the config/index.js barrel, whose defaults parser loads the YAML library.
+import { type RuntimeEnvConfig, configFromEnv } from '../config/env.js';
+import { formatFieldErrors } from '../config/errors.js';
 import { type Logger, createLogger } from '../log.js';
 import { LiteClient } from '../k8s/lite/client.js';
 import { loadAccess } from '../k8s/lite/credentials.js';

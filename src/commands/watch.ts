@@ -2,7 +2,9 @@
 // injected pod for the pod's lifetime.
 import { unlink } from 'node:fs/promises';
 import type http from 'node:http';
-import { configFromEnv, fieldError, formatFieldErrors } from '../config/index.js';
+// env.js and errors.js, not the config/index.js barrel, whose defaults parser loads the YAML library (~4 MB per pod).
+import { configFromEnv } from '../config/env.js';
+import { fieldError, formatFieldErrors } from '../config/errors.js';
 import { parseDurationMs } from '../config/validate.js';
 import { createLogger, type Logger } from '../log.js';
 import { LiteClient } from '../k8s/lite/client.js';

@@ -3,11 +3,17 @@
 // Why not @kubernetes/client-node here: importing it costs 0.6-0.9 s and ~60 MB more resident memory per process,
 // multiplied by every injected pod (see docs/runtime.md). Why node:https rather than fetch: Node 20's fetch cannot
 // take a custom CA or client certificate without undici's Agent, which is not a dependency.
-import http from 'node:http';
+import type * as Http from 'node:http';
 import https from 'node:https';
+import { createRequire } from 'node:module';
 import type { ClusterAccess } from './credentials.js';
 import { ApiError, type PodLike, type ServiceObject, type WatchOptions, statusFrom } from './objects.js';
 import { WatchStreamParser } from './watch-stream.js';
+
+// node:http through require(), not an ESM import: on Node 24 an ESM import builds the module namespace from every
+// export, and node:http's lazy WebSocket/CloseEvent/MessageEvent getters then load undici, about 6.5 MB of private
+// memory in every injected pod (measured; test/unit/runtime-footprint.test.ts keeps it out).
+const http = createRequire(import.meta.url)('node:http') as typeof Http;
 
 export interface ClientOptions {
   /** Per-request timeout for non-watch requests. */
@@ -20,7 +26,7 @@ export interface ClientOptions {
 }
 
 export class LiteClient {
-  private readonly agent: http.Agent;
+  private readonly agent: Http.Agent;
   private readonly isHttps: boolean;
   private readonly timeoutMs: number;
   private readonly maxBody: number;
@@ -48,7 +54,7 @@ export class LiteClient {
     this.agent.destroy();
   }
 
-  private requestOptions(path: string, method: string, contentType?: string): http.RequestOptions {
+  private requestOptions(path: string, method: string, contentType?: string): Http.RequestOptions {
     const headers: Record<string, string> = { Accept: 'application/json', 'User-Agent': this.opts.userAgent ?? 'ghostwire' };
     if (contentType) headers['Content-Type'] = contentType;
     const token = this.access.token?.();
@@ -66,10 +72,10 @@ export class LiteClient {
     };
   }
 
-  private send(path: string, signal?: AbortSignal, method = 'GET', body?: { text: string; contentType: string }): Promise<http.IncomingMessage> {
+  private send(path: string, signal?: AbortSignal, method = 'GET', body?: { text: string; contentType: string }): Promise<Http.IncomingMessage> {
     this.opts.onRequest?.(path);
     return new Promise((resolvePromise, reject) => {
-      let options: http.RequestOptions;
+      let options: Http.RequestOptions;
       try {
         options = this.requestOptions(path, method, body?.contentType);
       } catch (err) {
@@ -89,7 +95,7 @@ export class LiteClient {
     return new Error(`${method} ${path}: ${this.access.server.host}: ${err.message}${code && !err.message.includes(code) ? ` (${code})` : ''}`);
   }
 
-  private async readBody(res: http.IncomingMessage, path: string): Promise<string> {
+  private async readBody(res: Http.IncomingMessage, path: string): Promise<string> {
     const chunks: Buffer[] = [];
     let size = 0;
     for await (const chunk of res) {
@@ -108,7 +114,7 @@ export class LiteClient {
     const timeout = AbortSignal.timeout(this.timeoutMs);
     const combined = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
     const payload = opts.body === undefined ? undefined : { text: JSON.stringify(opts.body), contentType: opts.contentType ?? 'application/json' };
-    let res: http.IncomingMessage;
+    let res: Http.IncomingMessage;
     let body: string;
     try {
       res = await this.send(path, combined, method, payload);
@@ -205,7 +211,7 @@ export class LiteClient {
     return new Promise<{ events: number }>((resolvePromise, reject) => {
       let settled = false;
       let idle: NodeJS.Timeout | undefined;
-      let res: http.IncomingMessage | undefined;
+      let res: Http.IncomingMessage | undefined;
       const ac = new AbortController();
       const parser = new WatchStreamParser<T>(path, opts.onEvent);
       const onAbort = (): void => ac.abort(opts.signal?.reason);

@@ -1,7 +1,13 @@
 // The watcher's HTTP endpoints on :8081: /healthz (200 once the labels were read and the chain verified) and
 // /metrics (prom-client). Plain HTTP: the kubelet probes it, Prometheus scrapes it, nothing secret is served.
-import http from 'node:http';
+import type * as Http from 'node:http';
+import { createRequire } from 'node:module';
 import type { WatcherMetrics } from './metrics.js';
+
+// node:http through require(), not an ESM import: on Node 24 an ESM import builds the module namespace from every
+// export, and node:http's lazy WebSocket/CloseEvent/MessageEvent getters then load undici, about 6.5 MB of private
+// memory in every injected pod (measured; see k8s/lite/client.ts).
+const http = createRequire(import.meta.url)('node:http') as typeof Http;
 
 export type ListenTarget = { path: string } | { host: string | undefined; port: number };
 
@@ -16,7 +22,7 @@ export function parseListen(text: string): ListenTarget | undefined {
   return { host, port };
 }
 
-export function createHealthServer(watcher: { health(): { ok: boolean } }, metrics: WatcherMetrics): http.Server {
+export function createHealthServer(watcher: { health(): { ok: boolean } }, metrics: WatcherMetrics): Http.Server {
   return http.createServer((req, res) => {
     const url = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {

@@ -5,7 +5,9 @@
 //   API down   the last known role and Services stay in force: nothing is flushed, /healthz stays 200.
 //   shutdown   stop the watches, let an iptables or conntrack call in flight finish. The jump is left as it is:
 //              removing it while the pod drains would send preview traffic to active.
-import { type RuntimeEnvConfig, STATUS_ANNOTATION } from '../../config/index.js';
+import type { RuntimeEnvConfig } from '../../config/index.js';
+// options.js, not the config/index.js barrel, whose defaults parser loads the YAML library (~4 MB per pod).
+import { STATUS_ANNOTATION } from '../../config/options.js';
 import type { PodLike } from '../../k8s/lite/objects.js';
 import type { Logger } from '../../log.js';
 import { VERSION } from '../../version.js';
