@@ -15,6 +15,7 @@ import { createExecutor } from '../runtime/iptables/executor.js';
 import { readResolvConf } from '../runtime/program.js';
 import { DEFAULT_RESOLV_CONF } from '../runtime/exclusions.js';
 import { type ListenTarget, createHealthServer, parseListen } from '../runtime/watcher/health-server.js';
+import { startHeapTrim } from '../runtime/watcher/heap-trim.js';
 import { WatcherMetrics } from '../runtime/watcher/metrics.js';
 import { Watcher, type WatcherOptions } from '../runtime/watcher/watcher.js';
 import { EXIT_FAILURE, EXIT_USAGE, parseFlags, runCommand } from './flags.js';
@@ -124,8 +125,11 @@ export async function run(argv: string[]): Promise<number> {
       `watching pod ${config.podNamespace}/${config.podName} label ${config.roleLabelKey}`,
     );
     watcher.start();
+    // With --expose-gc (the injected containers' NODE_OPTIONS): give the heap back after bursts, see heap-trim.ts.
+    const heapTrim = startHeapTrim({ intervalMs: 5_000, slackBytes: 1 << 20, onTrim: (t) => log.debug({ beforeBytes: t.beforeBytes, afterBytes: t.afterBytes, ms: Math.round(t.ms) }, 'heap trimmed') });
     const signal = await stopSignal;
     log.info(`${signal}: stopping (the jump is left as it is)`);
+    heapTrim.stop();
     await watcher.stop();
     await new Promise<void>((resolve) => {
       server.close(() => resolve());
