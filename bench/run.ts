@@ -10,8 +10,8 @@ async function main(): Promise<void> {
     console.log(summarizeWebhook(figures, Buffer.byteLength(benchReview())));
     console.log();
   }
-  if (!only || only === 'runtime') {
-    await runRuntimeBench();
+  if (!only || only === 'runtime' || only === 'pods') {
+    await runRuntimeBench(only === 'pods' ? 'pods' : undefined);
   }
 }
 

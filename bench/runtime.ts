@@ -1,14 +1,19 @@
 // Runtime figures (not tests): programming time (one iptables-restore batch vs one exec per rule), label-flip ->
-// jump latency, idle watcher RSS, API requests at steady state, init wall time. Needs root and iptables; prints
-// the reason and returns otherwise. Called from bench/run.ts; standalone:
-//   npm run build && node --input-type=module -e "import('./dist/bench/runtime.js').then((m) => m.runRuntimeBench())"
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// jump latency, the watcher's resident and private memory (idle, after a burst of flips, in a large namespace), API
+// requests at steady state, init wall time and resident peak. The in-pod programs run as in a pod: in-cluster
+// credentials and the NODE_OPTIONS the injector sets. Needs root and iptables; prints the reason and returns
+// otherwise. `npm run bench runtime` (all of it) or `npm run bench pods` (init and watcher only);
+// BENCH_CLI=/other/checkout/dist/src/cli.js measures another build's programs (say, the previous release on its
+// Node) with this harness, on the node that runs the bench.
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { CLI } from '../test/helpers/paths.js';
 import { createNetns, iptablesBackend, runtimeSkipReason, NETNS_TOOL, type Netns } from '../test/helpers/netns.js';
-import { startKubeStub, svc, type StubService } from '../test/helpers/kube-stub.js';
+import { startKubeStub, svc, type KubeStub, type StubService } from '../test/helpers/kube-stub.js';
+import { fmtWindow, inClusterLauncher, injectedNodeOptions, mb, readMemory, sampleWindow } from './pod-memory.js';
 import { chainRestorePayload, dnatArgs, exclusionArgs, tokenize, type ChainSpec } from '../src/runtime/iptables/rules.js';
 
 const CHAIN = 'CANARY_DNAT';
@@ -87,9 +92,75 @@ function pct(values: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] as number;
 }
 
-function rssKb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) : NaN;
+const BENCH_CLI = process.env.BENCH_CLI ?? CLI;
+const TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
+
+/** One in-pod program run to completion in the netns: wall ms and, with /usr/bin/time, the resident peak in MB. */
+async function runOnce(ns: Netns, launch: Launch, argv: string[], env: NodeJS.ProcessEnv): Promise<{ ms: number; peakMb: number }> {
+  const { cmd, args } = launch(TIME ? [TIME, '-f', 'gw-maxrss %M', ...argv] : argv);
+  const r = await ns.exec(cmd, args, { env, timeoutMs: 60_000 });
+  if (r.code !== 0) throw new Error(`${argv.join(' ')} failed: ${r.stdout}${r.stderr}`);
+  const m = /gw-maxrss (\d+)/.exec(r.stderr);
+  return { ms: r.ms, peakMb: m ? Number(m[1]) / 1024 : NaN };
+}
+
+type Launch = (argv: string[]) => { cmd: string; args: string[] };
+
+async function initBench(ns: Netns, launch: Launch, env: NodeJS.ProcessEnv, resolv: string[], stub: KubeStub, services: StubService[]): Promise<void> {
+  console.log('\n[runtime] (3a) `ghostwire init` wall time (process start to exit, in the netns, API over the bridge)');
+  const small: Array<{ ms: number; peakMb: number }> = [];
+  for (let i = 0; i < 7; i++) small.push(await runOnce(ns, launch, [process.execPath, BENCH_CLI, 'init', ...resolv], env));
+  const ms = small.map((x) => x.ms);
+  console.log(`  100 pairs / 200 Services: median ${pct(ms, 50)} ms, min ${Math.min(...ms)} ms over 7 runs; resident peak ${mb(Math.max(...small.map((x) => x.peakMb)))} MB`);
+  const big: StubService[] = [];
+  for (let i = 0; i < 1000; i++) big.push(svc(`big-${i}`, `10.99.${Math.floor(i / 250)}.${(i % 250) + 1}`, [8080]), svc(`big-${i}-preview`, `10.100.${Math.floor(i / 250)}.${(i % 250) + 1}`, [8080]));
+  stub.services = [...services, ...big];
+  const large: Array<{ ms: number; peakMb: number }> = [];
+  for (let i = 0; i < 3; i++) large.push(await runOnce(ns, launch, [process.execPath, BENCH_CLI, 'init', ...resolv], env));
+  console.log(`  1100 pairs / 2200 Services: median ${pct(large.map((x) => x.ms), 50)} ms over 3 runs; resident peak ${mb(Math.max(...large.map((x) => x.peakMb)))} MB`);
+  stub.services = services;
+  await runOnce(ns, launch, [process.execPath, BENCH_CLI, 'init', ...resolv], env);
+}
+
+/** Log lines of the watcher, awaited by message. */
+function logWaiter(child: ChildProcess): (re: RegExp, ms?: number) => Promise<Record<string, unknown>> {
+  const waiters: Array<{ re: RegExp; resolve: (l: Record<string, unknown>) => void }> = [];
+  createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+    const entry = JSON.parse(line) as Record<string, unknown> & { msg: string };
+    const i = waiters.findIndex((w) => w.re.test(entry.msg));
+    if (i !== -1) waiters.splice(i, 1)[0]?.resolve(entry);
+  });
+  return (re, ms = 10_000) =>
+    new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`no log line ${re} within ${ms} ms`)), ms);
+      waiters.push({ re, resolve: (l) => (clearTimeout(t), resolve(l)) });
+    });
+}
+
+async function flipBench(pid: number, stub: KubeStub, next: ReturnType<typeof logWaiter>): Promise<void> {
+  console.log('\n[runtime] (2) label flip -> jump latency, 60 flips (stub pushes MODIFIED; watcher measures event arrival -> iptables-restore done)');
+  const internal: { on: number[]; off: number[] } = { on: [], off: [] };
+  const e2e: number[] = [];
+  let peak = readMemory(pid);
+  for (let i = 0; i < 60; i++) {
+    const preview = i % 2 === 0;
+    const wait = next(preview ? /jump to CANARY_DNAT installed/ : /jump to CANARY_DNAT removed/);
+    const sent = stub.setLabels({ role: preview ? 'preview' : 'active' });
+    const line = await wait;
+    (preview ? internal.on : internal.off).push(Number(line.latencyMs));
+    e2e.push(Date.parse(String(line.time)) - sent);
+    const now = readMemory(pid);
+    if (now.private > peak.private) peak = now;
+    await new Promise((r) => setTimeout(r, 30));
+  }
+  const fmt = (v: number[]) => `p50 ${pct(v, 50).toFixed(1)} ms  p99 ${pct(v, 99).toFixed(1)} ms  max ${Math.max(...v).toFixed(1)} ms  (n=${v.length})`;
+  console.log(`  jump present (preview): watcher ${fmt(internal.on)}`);
+  console.log(`  jump absent  (active):  watcher ${fmt(internal.off)}`);
+  console.log(`  all flips:              watcher ${fmt([...internal.on, ...internal.off])}   (target p99 < 300 ms)`);
+  console.log(`  all flips, stub write -> log line (ms clock): ${fmt(e2e)}`);
+  console.log(`  memory during the flips: private up to ${mb(peak.private)} MB, RSS ${mb(peak.rss)} MB`);
+  const after = await sampleWindow(pid, 10_000, 30_000);
+  console.log(`  after the flips, 10-30 s: ${fmtWindow(after)}   (target: private <= 13.4 MB, the Node 20 watcher's)`);
 }
 
 async function watcherBench(): Promise<void> {
@@ -101,93 +172,50 @@ async function watcherBench(): Promise<void> {
   try {
     const bridge = await ns.bridge({ path: join(dir, 'api.sock') });
     writeFileSync(join(dir, 'resolv.conf'), 'nameserver 10.96.0.10\n');
-    const env = {
+    const inCluster = inClusterLauncher(dir, stub.token, stub.pki.caPem);
+    const launch: Launch = inCluster ?? ((argv) => ({ cmd: argv[0] as string, args: argv.slice(1) }));
+    const nodeOptions = await injectedNodeOptions(BENCH_CLI);
+    const base: NodeJS.ProcessEnv = {
       PATH: process.env.PATH,
-      KUBECONFIG: stub.writeKubeconfig(dir, { server: `https://127.0.0.1:${bridge.port}` }),
+      ...(inCluster
+        ? { KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(bridge.port) }
+        : { KUBECONFIG: stub.writeKubeconfig(dir, { server: `https://127.0.0.1:${bridge.port}` }) }),
+      XTABLES_LOCKFILE: join(dir, 'xtables.lock'),
       POD_NAMESPACE: stub.namespace,
       POD_NAME: stub.podName,
       GW_IPTABLES_DNAT_MAP: join(dir, 'dnat.map'),
     };
+    const envFor = (o: string | undefined): NodeJS.ProcessEnv => (o ? { ...base, NODE_OPTIONS: o } : base);
+    console.log(`\n[runtime] in-pod programs: ${BENCH_CLI} on ${process.version}, credentials ${inCluster ? 'in-cluster (service-account files, as in a pod)' : 'from a kubeconfig (no unshare/root: also loads the YAML parser)'}`);
+    console.log(`  NODE_OPTIONS as injected: init ${JSON.stringify(nodeOptions.init ?? '')}, watch ${JSON.stringify(nodeOptions.watch ?? '')}`);
     const resolv = ['--resolv-conf', join(dir, 'resolv.conf')];
-
-    // Init wall time: process start to exit, 100 pairs (200 Services), then 1000 pairs.
-    console.log('\n[runtime] (3a) `ghostwire init` wall time (process start to exit, in the netns, API over the bridge)');
-    const initTimes: number[] = [];
-    for (let i = 0; i < 5; i++) {
-      const r = await ns.exec(process.execPath, [CLI, 'init', ...resolv], { env, timeoutMs: 60_000 });
-      if (r.code !== 0) throw new Error(`init failed: ${r.stdout}${r.stderr}`);
-      initTimes.push(r.ms);
-    }
-    console.log(`  100 pairs / 200 Services: median ${pct(initTimes, 50)} ms, min ${Math.min(...initTimes)} ms over 5 runs`);
-    const big: StubService[] = [];
-    for (let i = 0; i < 1000; i++) big.push(svc(`big-${i}`, `10.99.${Math.floor(i / 250)}.${(i % 250) + 1}`, [8080]), svc(`big-${i}-preview`, `10.100.${Math.floor(i / 250)}.${(i % 250) + 1}`, [8080]));
-    stub.services = [...services, ...big];
-    const bigTimes: number[] = [];
-    for (let i = 0; i < 3; i++) {
-      const r = await ns.exec(process.execPath, [CLI, 'init', ...resolv], { env, timeoutMs: 60_000 });
-      if (r.code !== 0) throw new Error(`init failed: ${r.stdout}${r.stderr}`);
-      bigTimes.push(r.ms);
-    }
-    console.log(`  1100 pairs / 2200 Services: median ${pct(bigTimes, 50)} ms over 3 runs`);
-    stub.services = services;
-    const r0 = await ns.exec(process.execPath, [CLI, 'init', ...resolv], { env, timeoutMs: 60_000 });
-    if (r0.code !== 0) throw new Error(`init failed: ${r0.stderr}`);
+    await initBench(ns, launch, envFor(nodeOptions.init), resolv, stub, services);
 
     // Watcher with default intervals (verify 5s, random watch timeout).
-    const child = ns.spawn(process.execPath, [CLI, 'watch', '--listen', '127.0.0.1:0', ...resolv], { env });
-    const waiters: Array<{ re: RegExp; resolve: (l: Record<string, unknown>) => void }> = [];
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-      const entry = JSON.parse(line) as Record<string, unknown> & { msg: string };
-      const i = waiters.findIndex((w) => w.re.test(entry.msg));
-      if (i !== -1) waiters.splice(i, 1)[0]?.resolve(entry);
-    });
-    const next = (re: RegExp, ms = 10_000): Promise<Record<string, unknown>> =>
-      new Promise((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error(`no log line ${re} within ${ms} ms`)), ms);
-        waiters.push({ re, resolve: (l) => (clearTimeout(t), resolve(l)) });
-      });
+    const { cmd, args } = launch([process.execPath, BENCH_CLI, 'watch', '--listen', '127.0.0.1:0', ...resolv]);
+    const child = ns.spawn(cmd, args, { env: envFor(nodeOptions.watch) });
+    const next = logWaiter(child);
     try {
       await next(/^pod watch established$/);
       const pid = child.pid as number;
       console.log('\n[runtime] (3b) idle watcher (default intervals: verify 5 s, watch timeout 300-600 s; 100 pairs)');
-      await new Promise((r) => setTimeout(r, 10_000));
-      const idleRss = rssKb(pid);
       const t0 = Date.now();
       const before = stub.requests.length;
-      await new Promise((r) => setTimeout(r, 20_000));
+      const idle = await sampleWindow(pid, 10_000, 30_000);
       const during = stub.requests.slice(before).filter((q) => q.at >= t0);
-      console.log(`  VmRSS idle (10 s after start): ${(idleRss / 1024).toFixed(1)} MB, 20 s later: ${(rssKb(pid) / 1024).toFixed(1)} MB   (target < 60 MB)`);
-      console.log(`  API requests in 20 s with the watch open: ${during.length} (${((during.length * 60) / 20).toFixed(1)}/min; target 0 besides the open watch)`);
+      console.log(`  10-30 s after start: ${fmtWindow(idle)}   (target: private <= 13.4 MB, the Node 20 watcher's)`);
+      console.log(`  API requests in 30 s with the watches open: ${during.length} (target 0 besides the open watches)`);
       const bare = ns.spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']);
       await new Promise((r) => setTimeout(r, 1500));
-      console.log(`  reference: a bare \`node -e\` process: ${(rssKb(bare.pid as number) / 1024).toFixed(1)} MB`);
+      const b = readMemory(bare.pid as number);
+      console.log(`  reference: a bare \`node -e\` process: private ${mb(b.private)} MB, RSS ${mb(b.rss)} MB`);
       bare.kill('SIGKILL');
+      await flipBench(pid, stub, next);
 
-      console.log('\n[runtime] (2) label flip -> jump latency, 60 flips (stub pushes MODIFIED; watcher measures event arrival -> iptables-restore done)');
-      const internal: { on: number[]; off: number[] } = { on: [], off: [] };
-      const e2e: { on: number[]; off: number[] } = { on: [], off: [] };
-      for (let i = 0; i < 60; i++) {
-        const preview = i % 2 === 0;
-        const wait = next(preview ? /jump to CANARY_DNAT installed/ : /jump to CANARY_DNAT removed/);
-        const sent = stub.setLabels({ role: preview ? 'preview' : 'active' });
-        const line = await wait;
-        const done = Date.parse(String(line.time));
-        (preview ? internal.on : internal.off).push(Number(line.latencyMs));
-        (preview ? e2e.on : e2e.off).push(done - sent);
-        await new Promise((r) => setTimeout(r, 30));
-      }
-      const fmt = (v: number[]) => `p50 ${pct(v, 50).toFixed(1)} ms  p99 ${pct(v, 99).toFixed(1)} ms  max ${Math.max(...v).toFixed(1)} ms  (n=${v.length})`;
-      console.log(`  jump present (preview): watcher ${fmt(internal.on)}`);
-      console.log(`  jump absent  (active):  watcher ${fmt(internal.off)}`);
-      console.log(`  all flips:              watcher ${fmt([...internal.on, ...internal.off])}   (target p99 < 300 ms)`);
-      console.log(`  all flips, stub write -> log line (ms clock): ${fmt([...e2e.on, ...e2e.off])}`);
-      const after: string[] = [];
-      const flipsDone = Date.now();
-      for (const s2 of [1, 10, 30]) {
-        await new Promise((r) => setTimeout(r, Math.max(0, flipsDone + s2 * 1000 - Date.now())));
-        after.push(`${s2} s: ${(rssKb(pid) / 1024).toFixed(1)} MB`);
-      }
-      console.log(`  VmRSS after the flips (V8 young generation grown by the burst, shrunk when idle): ${after.join(', ')}`);
+      console.log('\n[runtime] (3c) the namespace grows to 1100 pairs / 2200 Services (Service watch events), then idles');
+      stub.setServices([...services, ...Array.from({ length: 1000 }, (_, i) => [svc(`big-${i}`, `10.99.${Math.floor(i / 250)}.${(i % 250) + 1}`, [8080]), svc(`big-${i}-preview`, `10.100.${Math.floor(i / 250)}.${(i % 250) + 1}`, [8080])]).flat()]);
+      const large = await sampleWindow(pid, 10_000, 30_000);
+      console.log(`  10-30 s later: ${fmtWindow(large)}; resident peak since start (VmHWM) ${mb(readMemory(pid).peakRss)} MB`);
     } finally {
       child.kill('SIGTERM');
       await new Promise((r) => child.once('exit', r));
@@ -199,13 +227,13 @@ async function watcherBench(): Promise<void> {
   }
 }
 
-export async function runRuntimeBench(): Promise<void> {
+export async function runRuntimeBench(only?: 'pods'): Promise<void> {
   const skip = runtimeSkipReason();
   if (skip) {
     console.log(`[runtime] skipped: ${skip}`);
     return;
   }
   console.log(`[runtime] iptables ${iptablesBackend()} backend, node ${process.version}`);
-  await programmingBench();
+  if (only !== 'pods') await programmingBench();
   await watcherBench();
 }
