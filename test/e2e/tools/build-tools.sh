@@ -124,6 +124,8 @@ heartbeat_start() {
       sleep 60 >/dev/null 2>&1 &
       sleeper=$!
       wait "$sleeper" || true
+      # $$ is the script: after a SIGKILL of it (no cleanup trap) the heartbeat must not outlive it.
+      kill -0 $$ 2>/dev/null || exit 0
       log "  ... still building $what ($(fmt_secs $((SECONDS - start))) elapsed)"
     done
   ) &
