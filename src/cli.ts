@@ -9,8 +9,8 @@ const COMMANDS: Record<string, Command> = {
   serve: { summary: 'run the mutating admission webhook (HTTPS)', load: () => import('./commands/serve.js') },
   inject: { summary: 'render injected manifests offline (same code as the webhook)', load: () => import('./commands/inject.js') },
   certs: { summary: 'generate a CA and a serving certificate for the webhook', load: () => import('./commands/certs.js') },
-  init: { summary: 'in-pod: discover Services and program the DNAT chain (init container)', load: () => import('./runtime/init.js') },
-  watch: { summary: 'in-pod: follow the pod role label and flip the jump (sidecar)', load: () => import('./runtime/watch.js') },
+  init: { summary: 'in-pod: discover Services and program the DNAT chain (init container)', load: () => import('./commands/init.js') },
+  watch: { summary: 'in-pod: follow the pod role label and flip the jump (sidecar)', load: () => import('./commands/watch.js') },
   shadow: { summary: 'shadow tunnels: `shadow render` manifests offline, `shadow run` the controller', load: () => import('./commands/shadow.js') },
 };
 

@@ -1,79 +1,88 @@
 // Memoisation for the admission pipeline. Most admissions in a cluster share a handful of configurations, so
-// resolving annotations, hashing and rendering once per distinct input keeps the per-request cost near the cost
-// of parsing the body. Pure: the same inputs give the same outputs with or without it.
+// resolving annotations, hashing and rendering once per distinct input keeps the per-request cost near the cost of
+// parsing the body. The same inputs give the same outputs with or without it.
+//
+// Bounded twice: by entry count and by an estimate of the bytes held, and never keyed by caller content as such:
+// a key longer than KEY_DIGEST_OVER is replaced by its SHA-256, and an entry too large for its share of the budget
+// is simply not kept.
+import { createHash } from 'node:crypto';
 import type { Resolved } from '../config/index.js';
 import type { DesiredParts } from '../inject/render.js';
-import type { PatchOp } from './types.js';
+import type { PatchOp } from '../kube/patch.js';
 
-class BoundedMap<V> {
-  private readonly map = new Map<string, V>();
-  constructor(private readonly max: number) {}
-  // Eviction is by insertion order: re-ordering on every hit costs more than the rare re-render it saves.
-  get(key: string): V | undefined {
-    return this.map.get(key);
+const KEY_DIGEST_OVER = 128;
+
+export class BoundedCache<V> {
+  private readonly map = new Map<string, { value: V; bytes: number }>();
+  private bytes = 0;
+  constructor(
+    private readonly maxEntries: number,
+    private readonly maxBytes: number,
+  ) {}
+
+  /** The key under which `input` is stored: short inputs as they are, long ones as a digest. */
+  static key(input: string): string {
+    return input.length > KEY_DIGEST_OVER ? `#${createHash('sha256').update(input).digest('base64url')}` : input;
   }
-  set(key: string, value: V): V {
-    this.map.set(key, value);
-    if (this.map.size > this.max) this.map.delete(this.map.keys().next().value as string);
+
+  get(key: string): V | undefined {
+    return this.map.get(key)?.value;
+  }
+
+  /** Keeps the value unless it alone would take more than an eighth of the byte budget; returns it either way. */
+  set(key: string, value: V, bytes: number): V {
+    const size = bytes + key.length;
+    if (size > this.maxBytes / 8) return value;
+    const old = this.map.get(key);
+    if (old) {
+      this.bytes -= old.bytes;
+      this.map.delete(key);
+    }
+    this.map.set(key, { value, bytes: size });
+    this.bytes += size;
+    // Eviction is by insertion order: re-ordering on every hit costs more than the rare re-render it saves.
+    for (const [k, v] of this.map) {
+      if (this.map.size <= this.maxEntries && this.bytes <= this.maxBytes) break;
+      this.map.delete(k);
+      this.bytes -= v.bytes;
+    }
     return value;
   }
+
+  get size(): { entries: number; bytes: number } {
+    return { entries: this.map.size, bytes: this.bytes };
+  }
 }
+
+/** `cache.get(key)`, else `compute()` stored with its estimated size; without a cache, just `compute()`. */
+export function memoised<V>(cache: BoundedCache<V> | undefined, key: string, compute: () => V, bytes: (v: V) => number): V {
+  if (cache === undefined) return compute();
+  const hit = cache.get(key);
+  if (hit !== undefined) return hit;
+  const value = compute();
+  return cache.set(key, value, bytes(value));
+}
+
+/** A rough size of a JSON-able value (UTF-16 code units of its JSON text, times two for object overhead). */
+export const jsonBytes = (v: unknown): number => 2 * JSON.stringify(v).length;
 
 export interface MutationMemo {
-  resolved: BoundedMap<Resolved>;
-  hashes: BoundedMap<string>;
-  parts: BoundedMap<DesiredParts>;
-  /** Patches of first injections, by config hash and template shape (see mutate.ts). */
-  patches: BoundedMap<PatchOp[]>;
+  resolved: BoundedCache<Resolved>;
+  hashes: BoundedCache<string>;
+  parts: BoundedCache<DesiredParts>;
+  /** Patches of first injections, by config hash and template shape (see patch-step.ts). */
+  patches: BoundedCache<PatchOp[]>;
 }
 
-export function createMutationMemo(size = 512): MutationMemo {
-  return { resolved: new BoundedMap(size), hashes: new BoundedMap(size), parts: new BoundedMap(size), patches: new BoundedMap(size) };
+export interface MemoLimits {
+  entries: number;
+  /** Byte budget of each of the four caches. */
+  bytes: number;
 }
 
-/** Raw JSON of objects that are reused across admissions (rendered containers), serialised once. */
-const rawJson = new WeakMap<object, string>();
+export const DEFAULT_MEMO_LIMITS: MemoLimits = { entries: 512, bytes: 8 * 1024 * 1024 };
 
-export function rememberJson(value: object): void {
-  rawJson.set(value, JSON.stringify(value));
-}
-
-function toJson(value: unknown): string {
-  if (typeof value === 'object' && value !== null) {
-    const raw = rawJson.get(value);
-    if (raw !== undefined) return raw;
-    if (Array.isArray(value)) return `[${value.map(toJson).join(',')}]`;
-  }
-  return JSON.stringify(value);
-}
-
-/** JSON.stringify of a patch, reusing the cached text of rendered parts (byte-identical output). */
-export function serializePatch(ops: ReadonlyArray<{ op: string; path: string; value?: unknown }>): string {
-  return `[${ops
-    .map((o) => (o.op === 'remove' ? JSON.stringify(o) : `{"op":${JSON.stringify(o.op)},"path":${JSON.stringify(o.path)},"value":${toJson(o.value)}}`))
-    .join(',')}]`;
-}
-
-/** base64 of a memoised patch, by identity of its (immutable, shared) ops array. */
-const encoded = new WeakMap<readonly unknown[], string>();
-
-export function patchBase64(ops: ReadonlyArray<{ op: string; path: string; value?: unknown }>): string {
-  let b64 = encoded.get(ops);
-  if (b64 === undefined) {
-    b64 = Buffer.from(serializePatch(ops)).toString('base64');
-    encoded.set(ops, b64);
-  }
-  return b64;
-}
-
-/** `,"patch":"<base64>"}}`: the end of a response body, reused while the patch is. */
-const tails = new WeakMap<readonly unknown[], string>();
-
-export function patchTail(ops: ReadonlyArray<{ op: string; path: string; value?: unknown }>): string {
-  let tail = tails.get(ops);
-  if (tail === undefined) {
-    tail = `,"patch":"${patchBase64(ops)}"}}`;
-    tails.set(ops, tail);
-  }
-  return tail;
+export function createMutationMemo(limits: MemoLimits = DEFAULT_MEMO_LIMITS): MutationMemo {
+  const cache = <V>() => new BoundedCache<V>(limits.entries, limits.bytes);
+  return { resolved: cache(), hashes: cache(), parts: cache(), patches: cache() };
 }

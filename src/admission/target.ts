@@ -1,5 +1,6 @@
 // Which part of an object is the pod template, for every kind ghostwire mutates.
-import type { KubeObject, ObjectMeta, PodTemplate } from './types.js';
+import type { KubeObject, ObjectMeta, PodTemplate } from '../kube/objects.js';
+import { pointer } from '../kube/patch.js';
 
 export interface TargetKind {
   group: string;
@@ -30,9 +31,6 @@ export type Target =
       isPod: boolean;
     }
   | { found: false; reason: 'unsupported-kind' | 'no-pod-template' | 'workload-ref'; detail: string };
-
-export const escapePointer = (segment: string): string => segment.replace(/~/g, '~0').replace(/\//g, '~1');
-export const pointer = (segments: readonly string[]): string => segments.map((s) => `/${escapePointer(s)}`).join('');
 
 export function findTargetKind(group: string, kind: string): TargetKind | undefined {
   return TARGET_KINDS.find((t) => t.group === group && t.kind === kind);

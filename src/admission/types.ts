@@ -1,62 +1,5 @@
-// The slice of the Kubernetes API the pure pipeline reads. Structural types of our own, so config/, inject/ and
-// admission/ never depend on the client library.
-
-export interface ObjectMeta {
-  name?: string;
-  generateName?: string;
-  namespace?: string;
-  uid?: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  ownerReferences?: OwnerReference[];
-  [key: string]: unknown;
-}
-
-export interface OwnerReference {
-  apiVersion: string;
-  kind: string;
-  name: string;
-  uid: string;
-  controller?: boolean;
-}
-
-export interface ContainerPort {
-  containerPort: number;
-  name?: string;
-  protocol?: string;
-  [key: string]: unknown;
-}
-
-export interface Container {
-  name: string;
-  ports?: ContainerPort[];
-  [key: string]: unknown;
-}
-
-export interface Volume {
-  name: string;
-  [key: string]: unknown;
-}
-
-export interface PodSpec {
-  initContainers?: Container[];
-  containers?: Container[];
-  volumes?: Volume[];
-  [key: string]: unknown;
-}
-
-export interface PodTemplate {
-  metadata?: ObjectMeta;
-  spec?: PodSpec;
-}
-
-export interface KubeObject {
-  apiVersion?: string;
-  kind?: string;
-  metadata?: ObjectMeta;
-  spec?: Record<string, unknown>;
-  [key: string]: unknown;
-}
+// The admission.k8s.io/v1 wire types ghostwire reads and answers (the object model is in kube/).
+import type { KubeObject } from '../kube/objects.js';
 
 export interface GroupVersionKind {
   group: string;
@@ -96,9 +39,3 @@ export interface AdmissionResponse {
   auditAnnotations?: Record<string, string>;
   status?: { code: number; message: string; reason?: string; status?: 'Failure' | 'Success' };
 }
-
-/** RFC 6902 operations we emit. */
-export type PatchOp =
-  | { op: 'add'; path: string; value: unknown }
-  | { op: 'replace'; path: string; value: unknown }
-  | { op: 'remove'; path: string };

@@ -2,7 +2,7 @@
 import { mkdirSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateCA, generateServing, serviceDnsNames, validateSans } from '../tls/certs.js';
-import { UsageError, guard, parseFlags } from './common.js';
+import { UsageError, integer, parseFlags, runCommand } from './flags.js';
 
 const USAGE = `Usage: ghostwire certs --out DIR --service NAME --namespace NS [--ip IP ...] [--dns NAME ...] [--days N]
 
@@ -35,8 +35,8 @@ export function writeCertFiles(dir: string, files: CertFiles): void {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  return guard(async () => {
-    const { values } = parseFlags(argv, {
+  return runCommand('ghostwire certs', async () => {
+    const values = parseFlags(argv, {
       out: { type: 'string' },
       service: { type: 'string' },
       namespace: { type: 'string' },
@@ -49,8 +49,7 @@ export async function run(argv: string[]): Promise<number> {
       return 0;
     }
     for (const f of ['out', 'service', 'namespace'] as const) if (!values[f]) throw new UsageError(`--${f} is required\n\n${USAGE}`);
-    const days = Number(values.days);
-    if (!Number.isInteger(days) || days < 1 || days > 3650) throw new UsageError(`--days: ${JSON.stringify(values.days)} is not allowed; allowed: a whole number from 1 to 3650`);
+    const days = integer('days', values.days, 1, 3650);
     const ips = values.ip as string[];
     const dns = values.dns as string[];
     const problems = validateSans(ips, dns);

@@ -2,6 +2,7 @@
 // Keys are spelled like the annotations; `network` holds the shadow-tunnel settings.
 import { parse as parseYaml } from 'yaml';
 import { type InjectConfig, OPTION_LIST, OPTION_BY_KEY, builtinConfig } from './options.js';
+import { crossFieldProblems, keyOf } from './cross-field.js';
 import { type FieldError, fieldError } from './errors.js';
 import {
   type Parsed,
@@ -11,7 +12,6 @@ import {
   parseImage,
   parseNonEmptyName,
   oneOf,
-  quantityValue as quantity,
 } from './validate.js';
 
 export type InvalidAnnotationMode = 'deny' | 'warn';
@@ -121,7 +121,7 @@ export function parseDefaults(text: string, source: string): { defaults: Default
     if (r.ok) config[opt.field] = r.value;
     else errors.push(fieldError(source, key, raw ?? JSON.stringify(value), r.allowed));
   }
-  errors.push(...checkResources(defaults.config, source, (f) => f));
+  errors.push(...crossFieldProblems(defaults.config, source, keyOf).map((p) => p.error));
   // The tunnel defaults follow the network block unless the document set them explicitly.
   const d = doc as Record<string, unknown>;
   if (!('tunnel' in d)) defaults.config.tunnel = defaults.network.enableTunnel;
@@ -155,20 +155,3 @@ function parseNetwork(value: unknown, source: string, into: NetworkConfig, error
     errors.push(fieldError(source, 'network.wildcardDNS', '', 'a DNS name when network.enableTunnel is true (the tunnel endpoint is <workload>-<namespace>.<wildcardDNS>)'));
   }
 }
-
-/** Requests must not exceed limits: the API server would reject the pod with a far less helpful message. */
-export function checkResources(config: InjectConfig, source: string, name: (key: string) => string): FieldError[] {
-  const out: FieldError[] = [];
-  const pairs: Array<[keyof InjectConfig, keyof InjectConfig]> = [['cpuRequest', 'cpuLimit'], ['memoryRequest', 'memoryLimit']];
-  for (const [req, lim] of pairs) {
-    const reqOpt = OPTION_LIST.find((o) => o.field === req)!;
-    const limOpt = OPTION_LIST.find((o) => o.field === lim)!;
-    const r = quantity(config[req] as string);
-    const l = quantity(config[lim] as string);
-    if (r !== undefined && l !== undefined && r > l) {
-      out.push(fieldError(source, name(reqOpt.key), config[req] as string, `at most ${limOpt.key} (${config[lim] as string})`));
-    }
-  }
-  return out;
-}
-

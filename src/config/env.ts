@@ -1,7 +1,8 @@
 // The GW_* contract between the injector and the in-pod programs (init, watch).
 import { type FieldError, fieldError } from './errors.js';
-import { type InjectConfig, type PodConfig, OPTION_LIST, builtinConfig } from './options.js';
-import { isDns1123Subdomain } from './validate.js';
+import { crossFieldProblems } from './cross-field.js';
+import { type InjectConfig, type PodConfig, OPTION_BY_FIELD, OPTION_LIST, builtinConfig } from './options.js';
+import { isDns1123Label, isDns1123Subdomain } from './validate.js';
 
 export const DNAT_MAP_ENV = 'GW_IPTABLES_DNAT_MAP';
 export const DEFAULT_DNAT_MAP = '/shared/dnat.map';
@@ -9,7 +10,7 @@ export const SHARED_MOUNT = '/shared';
 
 const POD_FIELDS = [
   'namespace', 'roleLabelKey', 'roleActive', 'rolePreview', 'svcPreviewPattern', 'activeSuffix', 'previewSuffix',
-  'dnsSuffix', 'natChain', 'jumpHook', 'excludeCidrs', 'pollIntervalMs', 'refreshIntervalMs', 'ipv6', 'logLevel',
+  'dnsSuffix', 'natChain', 'jumpHook', 'excludeCidrs', 'pollIntervalMs', 'refreshIntervalMs', 'ipv6', 'flipConnections', 'logLevel',
 ] as const satisfies readonly (keyof PodConfig)[];
 
 export const ENV_OPTIONS = OPTION_LIST.filter((o) => o.env !== undefined);
@@ -42,9 +43,7 @@ export function configFromEnv(env: Record<string, string | undefined>): { config
     else errors.push(fieldError('environment', o.env as string, raw, r.allowed));
   }
   // Cross-field and non-table variables, checked with the same wording as the injector's errors.
-  if (base.activeSuffix === base.previewSuffix) {
-    errors.push(fieldError('environment', 'GW_PREVIEW_SUFFIX', String(base.previewSuffix), `a suffix different from GW_ACTIVE_SUFFIX (${String(base.activeSuffix)})`));
-  }
+  errors.push(...crossFieldProblems(base as unknown as PodConfig, 'environment', (field) => OPTION_BY_FIELD.get(field)?.env ?? field).map((p) => p.error));
   const mapPath = env[DNAT_MAP_ENV]?.trim();
   if (mapPath !== undefined && mapPath !== '' && (!mapPath.startsWith('/') || mapPath.endsWith('/') || /[\x00-\x1f]/.test(mapPath))) {
     errors.push(fieldError('environment', DNAT_MAP_ENV, mapPath, 'an absolute file path such as "/shared/dnat.map"'));
@@ -54,7 +53,7 @@ export function configFromEnv(env: Record<string, string | undefined>): { config
     errors.push(fieldError('environment', 'POD_NAME', podName, 'a Pod name (DNS-1123 subdomain), normally from the downward API metadata.name'));
   }
   const podNs = env.POD_NAMESPACE?.trim();
-  if (podNs !== undefined && podNs !== '' && !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(podNs)) {
+  if (podNs !== undefined && podNs !== '' && !isDns1123Label(podNs)) {
     errors.push(fieldError('environment', 'POD_NAMESPACE', podNs, 'a namespace name (DNS-1123 label), normally from the downward API metadata.namespace'));
   }
   const pod = {} as Record<string, unknown>;

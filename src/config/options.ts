@@ -30,6 +30,8 @@ export const STATUS_ANNOTATION = 'ghostwire.dev/status';
 export const TUNNEL_ENDPOINT_ANNOTATION = 'ghostwire.dev/tunnel-endpoint';
 export const TUNNEL_CLIENT_COMMAND_ANNOTATION = 'ghostwire.dev/tunnel-client-command';
 export const TUNNEL_PRE_EXEC_ANNOTATION = 'ghostwire.dev/tunnel-pre-exec';
+/** Every pod-template annotation the injector writes for a tunnel (which of them depends on the mode). */
+export const TUNNEL_ANNOTATIONS = [TUNNEL_ENDPOINT_ANNOTATION, TUNNEL_CLIENT_COMMAND_ANNOTATION, TUNNEL_PRE_EXEC_ANNOTATION] as const;
 /** Written by the shadow controller. */
 export const TUNNEL_STATUS_ANNOTATION = 'ghostwire.dev/tunnel-status';
 
@@ -42,9 +44,13 @@ export const OUTPUT_ANNOTATIONS: ReadonlySet<string> = new Set([
   TUNNEL_STATUS_ANNOTATION,
 ]);
 
-export type JumpHook = 'OUTPUT' | 'PREROUTING';
+/** Built-in nat chains that can receive the jump to ghostwire's chain. */
+export const JUMP_HOOKS = ['OUTPUT', 'PREROUTING'] as const;
+export type JumpHook = (typeof JUMP_HOOKS)[number];
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type PullPolicy = 'Always' | 'IfNotPresent' | 'Never';
+/** What a routing change does to established connections whose route became wrong. */
+export type FlipConnections = 'reset' | 'keep';
 
 /** Everything the in-pod programs need; carried to them as GW_* variables. */
 export interface PodConfig {
@@ -62,6 +68,7 @@ export interface PodConfig {
   pollIntervalMs: number;
   refreshIntervalMs: number;
   ipv6: boolean;
+  flipConnections: FlipConnections;
   logLevel: LogLevel;
 }
 
@@ -125,7 +132,7 @@ export const OPTIONS = [
     description: 'Cluster DNS suffix, used in the DNAT map and logs' }),
   option({ field: 'natChain', key: 'natChain', env: 'GW_NAT_CHAIN', group: 'routing', default: 'CANARY_DNAT', parse: parseChainName, format: str,
     description: 'Custom nat chain holding the exclusions and DNAT rules' }),
-  option({ field: 'jumpHook', key: 'jumpHook', env: 'GW_JUMP_HOOK', group: 'routing', default: 'OUTPUT', parse: oneOf(['OUTPUT', 'PREROUTING'] as const, true), format: str,
+  option({ field: 'jumpHook', key: 'jumpHook', env: 'GW_JUMP_HOOK', group: 'routing', default: 'OUTPUT', parse: oneOf(JUMP_HOOKS, true), format: str,
     description: 'Built-in nat chain that receives the jump in preview' }),
   option({ field: 'excludeCidrs', key: 'excludeCidrs', env: 'GW_EXCLUDE_CIDRS', group: 'routing', default: [], parse: parseCidrList, format: csv,
     description: 'CIDRs never rewritten, in addition to IMDS and the pod\'s DNS servers' }),
@@ -135,6 +142,8 @@ export const OPTIONS = [
     description: 'Watcher poll cadence, used only while the pod watch is down' }),
   option({ field: 'refreshIntervalMs', key: 'refreshInterval', env: 'GW_REFRESH_INTERVAL', group: 'watcher', default: 0, parse: durationValidator(10_000, 86_400_000, true),
     format: (v) => (v === 0 ? '' : formatDuration(v)), description: 'Periodic full rebuild of the DNAT chain (empty: off)' }),
+  option({ field: 'flipConnections', key: 'flipConnections', env: 'GW_FLIP_CONNECTIONS', group: 'watcher', default: 'reset', parse: oneOf(['reset', 'keep'] as const), format: str,
+    description: 'reset: when a role flip or a Service change reroutes a destination, established connections to it are reset (conntrack) so they reconnect to the right backend; keep: they keep their old route until they close' }),
   option({ field: 'logLevel', key: 'logLevel', env: 'GW_LOG_LEVEL', group: 'watcher', default: 'info', parse: oneOf(['debug', 'info', 'warn', 'error'] as const), format: str,
     description: 'Log level of the injected programs' }),
   option({ field: 'image', key: 'image', group: 'injection', default: DEFAULT_IMAGE, parse: parseImage, format: str,
@@ -167,8 +176,8 @@ export const OPTIONS = [
 export type AnyOption = OptionSpec<keyof InjectConfig>;
 export const OPTION_LIST: readonly AnyOption[] = OPTIONS as unknown as readonly AnyOption[];
 export const OPTION_BY_KEY: ReadonlyMap<string, AnyOption> = new Map(OPTION_LIST.map((o) => [o.key, o]));
+export const OPTION_BY_FIELD: ReadonlyMap<keyof InjectConfig, AnyOption> = new Map(OPTION_LIST.map((o) => [o.field, o]));
 
-export const annotationKey = (o: AnyOption): string => ANNOTATION_PREFIX + o.key;
 
 export function builtinConfig(): InjectConfig {
   const out: Record<string, unknown> = {};
@@ -180,4 +189,3 @@ function structuredCloneValue<T>(v: T): T {
   return Array.isArray(v) ? (v.map((x) => (typeof x === 'object' ? { ...x } : x)) as T) : v;
 }
 
-export { ok };

@@ -1,7 +1,7 @@
 // Layering: built-in < defaults document (ConfigMap or --defaults) < workload annotations (object, then pod template).
 import { createHash } from 'node:crypto';
 import type { Defaults } from './defaults.js';
-import { checkResources } from './defaults.js';
+import { crossFieldProblems, keyOf } from './cross-field.js';
 import { type FieldError, fieldError } from './errors.js';
 import {
   ANNOTATION_PREFIX,
@@ -14,7 +14,6 @@ import {
 import { parseBoolean } from './validate.js';
 
 export type Annotations = Record<string, string> | undefined;
-export type Provenance = 'builtin' | 'defaults' | 'annotation';
 
 export interface Resolved {
   config: InjectConfig;
@@ -22,7 +21,6 @@ export interface Resolved {
   errors: FieldError[];
   /** Non-fatal findings (unknown ghostwire.dev/ keys). */
   notices: string[];
-  provenance: Record<string, Provenance>;
 }
 
 const ANNOTATION_SOURCE = 'annotation';
@@ -50,8 +48,6 @@ export function resolveConfig(defaults: Defaults, layers: readonly Annotations[]
   const target = config as unknown as Record<string, unknown>;
   const errors: FieldError[] = [];
   const notices: string[] = [];
-  const provenance: Record<string, Provenance> = {};
-  for (const o of OPTION_LIST) provenance[o.key] = 'builtin';
   // Layer by layer, lowest first: a valid value overrides the layers below it; an invalid one is reported and
   // leaves the value of the layers below in force (what warn mode promises).
   const unknown = new Set<string>();
@@ -67,29 +63,19 @@ export function resolveConfig(defaults: Defaults, layers: readonly Annotations[]
       const r = opt.parse(raw);
       if (r.ok) {
         target[opt.field] = r.value;
-        provenance[opt.key] = 'annotation';
       } else {
         errors.push(fieldError(ANNOTATION_SOURCE, k, raw, r.allowed));
       }
     }
   }
   for (const k of unknown) notices.push(`unknown annotation ${k} ignored (known: ${OPTION_LIST.map((o) => o.key).join(', ')})`);
-  for (const o of OPTION_LIST) {
-    if (provenance[o.key] === 'builtin' && JSON.stringify(defaults.config[o.field]) !== JSON.stringify(o.default)) {
-      provenance[o.key] = 'defaults';
-    }
+  // Cross-field rules, reported against the annotation a user would change; the fields involved fall back together
+  // to the lower layer's values, so a warn-mode injection is still valid.
+  for (const p of crossFieldProblems(config, ANNOTATION_SOURCE, (field) => ANNOTATION_PREFIX + keyOf(field), keyOf)) {
+    errors.push(p.error);
+    for (const f of p.fallback) target[f] = defaults.config[f];
   }
-  // Cross-field rules, reported against the annotation that a user would change.
-  if (config.activeSuffix === config.previewSuffix) {
-    errors.push(fieldError(ANNOTATION_SOURCE, `${ANNOTATION_PREFIX}previewSuffix`, config.previewSuffix, `a suffix different from activeSuffix (${config.activeSuffix})`));
-  }
-  const resourceErrors = checkResources(config, ANNOTATION_SOURCE, (key) => ANNOTATION_PREFIX + key);
-  if (resourceErrors.length > 0) {
-    errors.push(...resourceErrors);
-    // Fall back to the lower layer's resources as a whole so a warn-mode injection is still valid.
-    for (const f of ['cpuRequest', 'cpuLimit', 'memoryRequest', 'memoryLimit'] as const) target[f] = defaults.config[f];
-  }
-  return { config, errors, notices, provenance };
+  return { config, errors, notices };
 }
 
 /** Stable over key order and process runs: sha256 of the canonical option values, first 16 hex digits. */

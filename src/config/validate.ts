@@ -1,7 +1,9 @@
 // Primitive validators shared by annotations, the ConfigMap and the GW_* environment.
 // Each returns the parsed value or a Problem describing what is allowed; callers add the field name,
 // so one rule produces the same message whichever source the value came from.
-import { isIP } from 'node:net';
+import type { Protocol } from '../kube/objects.js';
+import { canonicalCidr } from '../net/address.js';
+import { quoteValue } from './errors.js';
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; allowed: string };
 
@@ -60,31 +62,14 @@ export function durationValidator(minMs: number, maxMs: number, allowEmpty: bool
   };
 }
 
-/** One CIDR (or a bare address, normalised to /32 or /128). */
-export function parseCidr(raw: string): { cidr: string; family: 4 | 6 } | undefined {
-  const text = raw.trim();
-  const slash = text.indexOf('/');
-  const addr = slash === -1 ? text : text.slice(0, slash);
-  const family = isIP(addr);
-  if (family !== 4 && family !== 6) return undefined;
-  const max = family === 4 ? 32 : 128;
-  let prefix = max;
-  if (slash !== -1) {
-    const p = text.slice(slash + 1);
-    if (!/^\d{1,3}$/.test(p)) return undefined;
-    prefix = Number(p);
-    if (prefix > max) return undefined;
-  }
-  return { cidr: `${addr.toLowerCase()}/${prefix}`, family };
-}
-
+/** CIDRs (or bare addresses, as /32 or /128) in the canonical form the kernel tools print (see net/address.ts). */
 export function parseCidrList(raw: string): Parsed<string[]> {
-  const allowed = 'a comma-separated list of IPv4 or IPv6 CIDRs, e.g. "169.254.169.254/32,fd00::/8"';
+  const allowed = 'a comma-separated list of IPv4 or IPv6 CIDRs without zone ids, e.g. "169.254.169.254/32,fd00::/8"';
   if (raw.trim() === '') return ok([]);
   const out: string[] = [];
   for (const part of raw.split(',')) {
-    const parsed = parseCidr(part);
-    if (!parsed) return bad(`${allowed} ("${part.trim()}" is not one)`);
+    const parsed = canonicalCidr(part);
+    if (!parsed) return bad(`${allowed} (${quoteValue(part.trim())} is not one)`);
     if (!out.includes(parsed.cidr)) out.push(parsed.cidr);
   }
   return ok(out);
@@ -99,15 +84,23 @@ export function oneOf<T extends string>(values: readonly T[], caseInsensitive = 
   };
 }
 
+// Every Kubernetes name rule ghostwire checks lives here (names, labels, ports), so one rule has one spelling.
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 const LABEL_NAME = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
+const IANA_SVC_NAME = /^[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?$/;
 
+/** Namespace names, most object names: lower-case alphanumerics and "-", at most 63 characters. */
 export const isDns1123Label = (s: string): boolean => s.length <= 63 && DNS1123_LABEL.test(s);
+/** Service names: a DNS-1123 label that starts with a letter. */
 export const isDns1035Label = (s: string): boolean => s.length <= 63 && DNS1035_LABEL.test(s);
 export function isDns1123Subdomain(s: string): boolean {
   return s.length > 0 && s.length <= 253 && s.split('.').every((l) => l.length > 0 && isDns1123Label(l));
 }
+/** A label value: empty, or at most 63 characters of [A-Za-z0-9-_.] starting and ending alphanumeric. */
+export const isLabelValue = (s: string): boolean => s === '' || (s.length <= 63 && LABEL_NAME.test(s));
+/** A port name (IANA service name): at most 15 characters, at least one letter, no "--". */
+export const isPortName = (s: string): boolean => IANA_SVC_NAME.test(s) && /[a-z]/.test(s) && !s.includes('--');
 
 export function parseNamespace(raw: string): Parsed<string> {
   const text = raw.trim();
@@ -197,7 +190,7 @@ export function parseQuantity(raw: string): Parsed<string> {
 export interface TunnelPort {
   port: number;
   name?: string;
-  protocol: 'TCP' | 'UDP' | 'SCTP';
+  protocol: Protocol;
 }
 
 /** "port[:name[:protocol]]" entries, comma-separated, e.g. "8080:http,5353:dns:UDP". */
@@ -210,7 +203,7 @@ export function parseTunnelPorts(raw: string): Parsed<TunnelPort[]> {
     if (extra.length > 0 || p === undefined || !/^\d{1,5}$/.test(p)) return bad(allowed);
     const port = Number(p);
     if (port < 1 || port > 65535) return bad(allowed);
-    if (name !== undefined && name !== '' && !(name.length <= 15 && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name) && /[a-z]/.test(name))) {
+    if (name !== undefined && name !== '' && !isPortName(name)) {
       return bad(allowed);
     }
     const protocol = (proto ?? 'TCP').toUpperCase();

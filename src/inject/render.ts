@@ -1,6 +1,6 @@
 // What ghostwire adds to a pod template. Names are a contract: other tools, docs and the convergence check rely on them.
 import { type InjectConfig, STATUS_ANNOTATION, podEnv, SHARED_MOUNT } from '../config/index.js';
-import type { Container, Volume } from '../admission/types.js';
+import type { Container, Volume } from '../kube/objects.js';
 
 export const INIT_CONTAINER = 'ghostwire-init';
 export const WATCHER_CONTAINER = 'ghostwire-watcher';

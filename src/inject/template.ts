@@ -1,8 +1,8 @@
 // Desired pod template -> RFC 6902 operations, built only from the part that changes (never a clone-and-diff
 // of the whole object). Ghostwire's own containers and volume are replaced by name, so re-entry converges.
-import { escapePointer } from '../admission/target.js';
 import { quantityValue } from '../config/validate.js';
-import type { Container, ObjectMeta, PatchOp, PodSpec, Volume } from '../admission/types.js';
+import type { Container, ObjectMeta, PodSpec, Volume } from '../kube/objects.js';
+import { type PatchOp, escapePointer } from '../kube/patch.js';
 import { type DesiredParts, INIT_CONTAINER, OWN_CONTAINERS, SHARED_VOLUME, WATCHER_CONTAINER } from './render.js';
 
 const isOwnContainer = (c: Container): boolean => OWN_CONTAINERS.has(c?.name);

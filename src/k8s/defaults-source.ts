@@ -3,81 +3,72 @@
 import { CoreV1Api, type KubeConfig, type V1ConfigMap, makeInformer } from '@kubernetes/client-node';
 import { type Defaults, builtinDefaults, formatFieldErrors, parseDefaults } from '../config/index.js';
 import type { Logger } from '../log.js';
-import type { WebhookMetrics } from '../server/metrics.js';
+import { supervise } from './informer.js';
 
 export const DEFAULTS_DATA_KEY = 'config.yaml';
 
+export type DefaultsReload = 'applied' | 'rejected' | 'deleted';
+
 export interface DefaultsSource {
   current: () => Defaults;
+  /** Listed, and the ConfigMap is absent (built-ins) or a valid version is in force. */
   synced: () => boolean;
+  /** The newest version seen is the one in force (false while a rejected version is the newest). */
+  valid: () => boolean;
   stop: () => Promise<void>;
 }
 
-export async function watchDefaultsConfigMap(
-  kc: KubeConfig,
-  namespace: string,
-  name: string,
-  log: Logger,
-  metrics: Pick<WebhookMetrics, 'defaultsReloads'>,
-  /** Called after a new version was applied or the ConfigMap was deleted (not for rejected versions). */
-  onChange: () => void = () => undefined,
-): Promise<DefaultsSource> {
+export interface DefaultsSourceOptions {
+  /** Every version seen: applied, rejected or deleted (metrics). */
+  onReload?: (result: DefaultsReload) => void;
+  /** After a new version was applied or the ConfigMap was deleted (not for rejected versions). */
+  onChange?: () => void;
+}
+
+export async function watchDefaultsConfigMap(kc: KubeConfig, namespace: string, name: string, log: Logger, opts: DefaultsSourceOptions = {}): Promise<DefaultsSource> {
   const api = kc.makeApiClient(CoreV1Api);
-  let current = builtinDefaults();
-  // Ready only once the ConfigMap's state is known and usable: listed and absent (built-ins), or a valid version
-  // applied. A replica starting while the ConfigMap is invalid must not serve built-in defaults as if ready.
-  let listed = false;
-  let present = false;
-  let valid = false;
-  let lastVersion = '';
   const where = `ConfigMap ${namespace}/${name} ${DEFAULTS_DATA_KEY}`;
+  const state = { current: builtinDefaults(), listed: false, present: false, valid: false, newestValid: true, version: '' };
 
   const apply = (cm: V1ConfigMap): void => {
     if (cm.metadata?.name !== name) return;
-    present = true;
+    state.present = true;
     const version = cm.metadata?.resourceVersion ?? '';
-    if (version !== '' && version === lastVersion) return;
-    lastVersion = version;
+    if (version !== '' && version === state.version) return;
+    state.version = version;
     const { defaults, errors } = parseDefaults(cm.data?.[DEFAULTS_DATA_KEY] ?? '', where);
     if (errors.length > 0) {
-      metrics.defaultsReloads.inc({ result: 'rejected' });
+      state.newestValid = false;
+      opts.onReload?.('rejected');
       log.error({ configMap: `${namespace}/${name}`, resourceVersion: version, errors: formatFieldErrors(errors) }, 'defaults ConfigMap rejected; keeping the last good version');
       return;
     }
-    current = defaults;
-    valid = true;
-    metrics.defaultsReloads.inc({ result: 'applied' });
+    Object.assign(state, { current: defaults, valid: true, newestValid: true });
+    opts.onReload?.('applied');
     log.info({ configMap: `${namespace}/${name}`, resourceVersion: version }, 'defaults applied');
-    onChange();
+    opts.onChange?.();
+  };
+  const remove = (cm: V1ConfigMap): void => {
+    if (cm.metadata?.name !== name) return;
+    Object.assign(state, { current: builtinDefaults(), version: '', present: false, valid: false, newestValid: true });
+    opts.onReload?.('deleted');
+    log.warn({ configMap: `${namespace}/${name}` }, 'defaults ConfigMap deleted; using built-in defaults');
+    opts.onChange?.();
   };
 
   const informer = makeInformer<V1ConfigMap>(kc, `/api/v1/namespaces/${namespace}/configmaps`, () => api.listNamespacedConfigMap({ namespace }));
   informer.on('add', apply);
   informer.on('update', apply);
-  informer.on('delete', (cm) => {
-    if (cm.metadata?.name !== name) return;
-    current = builtinDefaults();
-    lastVersion = '';
-    present = false;
-    valid = false;
-    metrics.defaultsReloads.inc({ result: 'deleted' });
-    log.warn({ configMap: `${namespace}/${name}` }, 'defaults ConfigMap deleted; using built-in defaults');
-    onChange();
-  });
-  let stopped = false;
-  informer.on('error', (err) => {
-    log.warn({ err: { message: (err as Error)?.message } }, 'defaults informer error; restarting in 5s');
-    if (!stopped) setTimeout(() => void informer.start().catch(() => undefined), 5000).unref();
-  });
-  await informer.start();
-  listed = true;
-  if (present && !valid) log.error({ configMap: `${namespace}/${name}` }, 'not ready: the defaults ConfigMap is invalid and no good version was seen since start');
+  informer.on('delete', remove);
+  const supervised = supervise(informer, `ConfigMap ${namespace}/${name}`, log);
+  await supervised.start();
+  state.listed = true;
+  // A replica starting while the ConfigMap is invalid must not serve built-in defaults as if ready.
+  if (state.present && !state.valid) log.error({ configMap: `${namespace}/${name}` }, 'not ready: the defaults ConfigMap is invalid and no good version was seen since start');
   return {
-    current: () => current,
-    synced: () => listed && (!present || valid),
-    stop: async () => {
-      stopped = true;
-      await informer.stop();
-    },
+    current: () => state.current,
+    synced: () => state.listed && (!state.present || state.valid),
+    valid: () => state.newestValid,
+    stop: supervised.stop,
   };
 }

@@ -1,10 +1,17 @@
-// Kubernetes Events for `kubectl describe`. Recording is asynchronous and bounded: an admission never waits on it,
+// Kubernetes Events for `kubectl describe`, recorded asynchronously and bounded: an admission never waits on it,
 // and a failing API server cannot grow memory without limit.
+//
+// Nothing an AdmissionReview claims is trusted for this side effect: the object is read back from the API server
+// (at CREATE it has no UID yet, so it is polled for a few seconds), and an Event is written only on an object that
+// exists, with the UID the API server reports. A forged review naming an object that does not exist, or a UID that
+// is not the stored object's, writes nothing.
 import { hostname } from 'node:os';
 import { CoreV1Api, KubernetesObjectApi, type KubeConfig, type CoreV1Event } from '@kubernetes/client-node';
-import type { EventIntent, ObjectRef } from '../admission/mutate.js';
 import type { Logger } from '../log.js';
-import { apiErrorMessage } from './client.js';
+import { type Reporter, eventObject } from '../kube/event.js';
+import type { EventIntent, ObjectRef, OwnerRef } from '../kube/objects.js';
+import { describeApiError } from './api-errors.js';
+import { sleep } from '../util/sleep.js';
 
 export interface EventRecorder {
   record: (intent: EventIntent) => void;
@@ -13,68 +20,49 @@ export interface EventRecorder {
 }
 
 const MAX_QUEUE = 500;
-const UID_ATTEMPTS = 20;
-const UID_DELAY_MS = 250;
+const PARALLEL = 8;
+const RESOLVE_ATTEMPTS = 20;
+const RESOLVE_DELAY_MS = 250;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-export function createEventRecorder(kc: KubeConfig, log: Logger, onDrop: () => void): EventRecorder {
+export function createEventRecorder(kc: KubeConfig, log: Logger, component: string, onDrop: () => void): EventRecorder {
   const core = kc.makeApiClient(CoreV1Api);
   const objects = KubernetesObjectApi.makeApiClient(kc);
-  const instance = hostname();
+  const reporter: Reporter = { component, instance: process.env.POD_NAME ?? hostname() };
   const queue: EventIntent[] = [];
   let running: Promise<void> | undefined;
 
-  // At CREATE the object has no UID yet (it is assigned after admission). kubectl describe matches Events by
-  // UID, so wait for the stored object and take its UID.
-  async function resolve(ref: ObjectRef): Promise<ObjectRef | undefined> {
-    if (ref.uid) return ref;
-    for (let i = 0; i < UID_ATTEMPTS; i++) {
+  /** The stored object's identity, or undefined when it never appears or is not the object the intent names. */
+  async function resolve(ref: ObjectRef): Promise<OwnerRef | undefined> {
+    for (let i = 0; i < RESOLVE_ATTEMPTS; i++) {
       try {
         const obj = await objects.read({ apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, namespace: ref.namespace } });
-        if (obj.metadata?.uid) return { ...ref, uid: obj.metadata.uid };
+        const uid = obj.metadata?.uid;
+        if (uid) return ref.uid === undefined || ref.uid === uid ? { ...ref, uid } : undefined;
       } catch {
-        // Not stored yet (or denied by a later admission plugin): retry a few times, then give up.
+        // Not stored yet (or denied by a later admission plugin, or never existed): retry a few times, then give up.
       }
-      await sleep(UID_DELAY_MS);
+      await sleep(RESOLVE_DELAY_MS);
     }
     return undefined;
   }
 
   async function write(intent: EventIntent): Promise<void> {
-    const ref = await resolve(intent.regarding);
-    if (!ref) {
+    const regarding = await resolve(intent.regarding);
+    if (!regarding) {
       onDrop();
-      log.debug({ kind: intent.regarding.kind, name: intent.regarding.name }, 'event dropped: object never appeared');
+      log.debug({ kind: intent.regarding.kind, name: intent.regarding.name.slice(0, 253) }, 'event dropped: no such object');
       return;
     }
-    const now = new Date();
-    const body: CoreV1Event = {
-      metadata: { generateName: `${ref.name}.`, namespace: ref.namespace },
-      involvedObject: { apiVersion: ref.apiVersion, kind: ref.kind, name: ref.name, namespace: ref.namespace, uid: ref.uid },
-      reason: intent.reason,
-      message: intent.message,
-      type: intent.type,
-      source: { component: 'ghostwire' },
-      reportingComponent: 'ghostwire.dev/injector',
-      reportingInstance: instance,
-      firstTimestamp: now,
-      lastTimestamp: now,
-      count: 1,
-    };
     try {
-      await core.createNamespacedEvent({ namespace: ref.namespace, body });
+      await core.createNamespacedEvent({ namespace: regarding.namespace, body: eventObject({ ...intent, regarding }, reporter, new Date()) as CoreV1Event });
     } catch (err) {
       onDrop();
-      log.warn({ kind: ref.kind, name: ref.name, err: apiErrorMessage(err) }, 'event not recorded');
+      log.warn({ kind: regarding.kind, name: regarding.name, err: describeApiError(err) }, 'event not recorded');
     }
   }
 
   async function drain(): Promise<void> {
-    while (queue.length > 0) {
-      const batch = queue.splice(0, 8);
-      await Promise.all(batch.map(write));
-    }
+    while (queue.length > 0) await Promise.all(queue.splice(0, PARALLEL).map(write));
     running = undefined;
   }
 

@@ -2,7 +2,6 @@
 // discovery), so one small class covers Deployments, Services, Ingresses, NetworkPolicies, ConfigMaps, Secrets,
 // Events and the readiness reads.
 import {
-  type CoreV1Event,
   type KubeConfig,
   type KubernetesObject,
   KubernetesObjectApi,
@@ -12,38 +11,12 @@ import {
   type V1ReplicaSet,
   type V1Secret,
 } from '@kubernetes/client-node';
-import { type ApiObject, FIELD_MANAGER, type ShadowApi, type WorkloadRef } from '../shadow/controller.js';
-import type { ShadowObject, ShadowRef, ShadowSecret } from '../shadow/manifests.js';
+import type { EventObject } from '../kube/event.js';
+import type { ObjectRef } from '../kube/objects.js';
+import { type ApiObject, FIELD_MANAGER, type ShadowApi } from '../shadow/api.js';
+import type { ShadowObject, ShadowSecret } from '../shadow/manifests.js';
+import { describeApiError, statusCode } from './api-errors.js';
 import { SERVICE_NAME_LABEL } from '../shadow/readiness.js';
-
-/** HTTP status of a client-node ApiException (or undefined for transport errors). */
-export function statusCode(err: unknown): number | undefined {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'number' ? code : undefined;
-}
-
-/**
- * A one-line description of an API error: status code, reason and the Status message. Never the request or
- * response body as such (a Secret create error must not echo the Secret), never headers.
- */
-export function describeApiError(err: unknown): string {
-  const code = statusCode(err);
-  if (code === undefined) return err instanceof Error ? err.message.split('\n')[0] ?? 'error' : String(err);
-  const body = (err as { body?: unknown }).body;
-  let status: { reason?: unknown; message?: unknown } | undefined;
-  if (typeof body === 'string') {
-    try {
-      status = JSON.parse(body) as typeof status;
-    } catch {
-      status = undefined;
-    }
-  } else if (body && typeof body === 'object') {
-    status = body as typeof status;
-  }
-  const reason = typeof status?.reason === 'string' ? ` ${status.reason}` : '';
-  const message = typeof status?.message === 'string' ? `: ${status.message.slice(0, 300)}` : '';
-  return `HTTP ${code}${reason}${message}`;
-}
 
 class ApiCallError extends Error {
   override name = 'ApiCallError';
@@ -63,13 +36,13 @@ const selectorText = (selector: Record<string, string>): string =>
     .sort()
     .join(',');
 
-const header = (ref: ShadowRef | WorkloadRef): KubernetesObject & { metadata: { name: string; namespace: string } } => ({
+const header = (ref: ObjectRef): KubernetesObject & { metadata: { name: string; namespace: string } } => ({
   apiVersion: ref.apiVersion,
   kind: ref.kind,
   metadata: { name: ref.name, namespace: ref.namespace },
 });
 
-const describeRef = (ref: ShadowRef | WorkloadRef): string => `${ref.kind} ${ref.namespace}/${ref.name}`;
+const describeRef = (ref: ObjectRef): string => `${ref.kind} ${ref.namespace}/${ref.name}`;
 
 export class K8sShadowApi implements ShadowApi {
   readonly client: KubernetesObjectApi;
@@ -87,7 +60,7 @@ export class K8sShadowApi implements ShadowApi {
     }
   }
 
-  async get(ref: ShadowRef): Promise<ApiObject | undefined> {
+  async get(ref: ObjectRef): Promise<ApiObject | undefined> {
     try {
       return (await this.client.read(header(ref))) as unknown as ApiObject;
     } catch (err) {
@@ -96,7 +69,7 @@ export class K8sShadowApi implements ShadowApi {
     }
   }
 
-  async delete(ref: ShadowRef, uid: string): Promise<void> {
+  async delete(ref: ObjectRef, uid: string): Promise<void> {
     try {
       await this.client.delete(header(ref), undefined, undefined, undefined, undefined, 'Background', { preconditions: { uid } });
     } catch (err) {
@@ -128,7 +101,7 @@ export class K8sShadowApi implements ShadowApi {
     return this.list<V1EndpointSlice>('discovery.k8s.io/v1', 'EndpointSlice', namespace, `${SERVICE_NAME_LABEL}=${serviceName}`);
   }
 
-  async patchAnnotations(ref: WorkloadRef, annotations: Record<string, string | null>): Promise<void> {
+  async patchAnnotations(ref: ObjectRef, annotations: Record<string, string | null>): Promise<void> {
     // null values delete keys (RFC 7386); the typed serializer passes them through unchanged.
     const patch = { ...header(ref), metadata: { ...header(ref).metadata, annotations } } as unknown as KubernetesObject;
     try {
@@ -138,15 +111,15 @@ export class K8sShadowApi implements ShadowApi {
     }
   }
 
-  async createEvent(event: CoreV1Event): Promise<void> {
+  async createEvent(event: EventObject): Promise<void> {
     try {
-      await this.client.create(event as KubernetesObject);
+      await this.client.create(event as unknown as KubernetesObject);
     } catch (err) {
       throw wrap(`create Event for ${event.involvedObject.kind} ${event.involvedObject.namespace}/${event.involvedObject.name}`, err);
     }
   }
 
-  async getOrCreateSecret(ref: ShadowRef, build: () => ShadowSecret): Promise<{ secret: V1Secret; created: boolean }> {
+  async getOrCreateSecret(ref: ObjectRef, build: () => ShadowSecret): Promise<{ secret: V1Secret; created: boolean }> {
     const existing = await this.get(ref);
     if (existing) return { secret: existing as V1Secret, created: false };
     try {

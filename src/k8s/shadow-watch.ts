@@ -4,14 +4,14 @@
 //   - shadow Pods, ReplicaSets and EndpointSlices (label-selected): wake readiness waits early.
 import { type KubeConfig, type KubernetesObject, KubernetesObjectApi, makeInformer, type Informer, type ObjectCache } from '@kubernetes/client-node';
 import { SHADOW_APP_NAME, SHADOW_MANAGED_BY } from '../shadow/identity.js';
-import { AbortedError, type ShadowLog, type Workload, WORKLOAD_KINDS, type WorkloadKind, errorMessage, isShadowObject } from '../shadow/controller.js';
-import { describeApiError } from './shadow-api.js';
+import { AbortedError, type ShadowLog, type Workload, isShadowObject } from '../shadow/api.js';
+import { TUNNEL_KINDS, type TunnelKind, isTunnelKind } from '../shadow/tunnel.js';
+import { type Supervised, supervise } from './informer.js';
 
-const PLURAL: Record<WorkloadKind, string> = { Deployment: 'deployments', StatefulSet: 'statefulsets', DaemonSet: 'daemonsets' };
+const PLURAL: Record<TunnelKind, string> = { Deployment: 'deployments', StatefulSet: 'statefulsets', DaemonSet: 'daemonsets' };
 export const SHADOW_LABEL_SELECTOR = `app.kubernetes.io/name=${SHADOW_APP_NAME},app.kubernetes.io/managed-by=${SHADOW_MANAGED_BY}`;
-const RESTART_DELAY_MS = 5000;
 
-type Watched = Informer<KubernetesObject> & ObjectCache<KubernetesObject>;
+type Watched = Informer<KubernetesObject> & ObjectCache<KubernetesObject> & { supervised: Supervised };
 
 export interface ShadowWatchOptions {
   namespace?: string;
@@ -24,11 +24,9 @@ export interface ShadowWatchOptions {
 
 export class ShadowWatch {
   private readonly objects: KubernetesObjectApi;
-  private readonly workloads = new Map<WorkloadKind, Watched>();
+  private readonly workloads = new Map<TunnelKind, Watched>();
   private readonly helpers: Watched[] = [];
   private waiters = new Set<() => void>();
-  private stopped = false;
-  private readonly timers = new Set<ReturnType<typeof setTimeout>>();
 
   constructor(
     private readonly kc: KubeConfig,
@@ -46,20 +44,12 @@ export class ShadowWatch {
     const list = () =>
       this.objects.list(apiVersion, kind, this.options.namespace, undefined, undefined, undefined, undefined, labelSelector) as never;
     const inf = makeInformer(this.kc, this.path(apiVersion, plural), list, labelSelector) as Watched;
-    inf.on('error', (err: unknown) => {
-      if (this.stopped) return;
-      this.options.log.warn({ kind }, `watch of ${kind} failed (${describeApiError(err)}); restarting in ${RESTART_DELAY_MS}ms`);
-      const t = setTimeout(() => {
-        this.timers.delete(t);
-        if (!this.stopped) inf.start().catch((e: unknown) => this.options.log.error({ kind }, `restart failed: ${errorMessage(e)}`));
-      }, RESTART_DELAY_MS);
-      this.timers.add(t);
-    });
+    inf.supervised = supervise(inf, kind, this.options.log);
     return inf;
   }
 
   async start(): Promise<void> {
-    for (const kind of WORKLOAD_KINDS) {
+    for (const kind of TUNNEL_KINDS) {
       const inf = this.informer('apps/v1', kind, PLURAL[kind]);
       const handle = (obj: KubernetesObject): void => this.onWorkloadEvent(kind, obj);
       inf.on('add', handle);
@@ -79,24 +69,22 @@ export class ShadowWatch {
       inf.on('delete', wake);
       this.helpers.push(inf);
     }
-    await Promise.all([...this.workloads.values(), ...this.helpers].map((i) => i.start()));
+    await Promise.all([...this.workloads.values(), ...this.helpers].map((i) => i.supervised.start()));
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    for (const t of this.timers) clearTimeout(t);
-    await Promise.all([...this.workloads.values(), ...this.helpers].map((i) => i.stop().catch(() => undefined)));
+    await Promise.all([...this.workloads.values(), ...this.helpers].map((i) => i.supervised.stop().catch(() => undefined)));
     this.notify();
   }
 
-  private onWorkloadEvent(kind: WorkloadKind, raw: KubernetesObject): void {
+  private onWorkloadEvent(kind: TunnelKind, raw: KubernetesObject): void {
     const w = this.normalize(kind, raw);
     if (!w) return;
     if (isShadowObject(w)) {
       // A shadow Deployment changed (or was deleted by hand): wake waits, reconcile its owner.
       this.notify();
       for (const o of raw.metadata?.ownerReferences ?? []) {
-        if ((WORKLOAD_KINDS as readonly string[]).includes(o.kind)) this.options.onWorkload(`${o.kind}/${w.metadata.namespace}/${o.name}`);
+        if (isTunnelKind(o.kind)) this.options.onWorkload(`${o.kind}/${w.metadata.namespace}/${o.name}`);
       }
       return;
     }
@@ -104,7 +92,7 @@ export class ShadowWatch {
   }
 
   /** Objects from a list carry no apiVersion/kind; watch events do. Normalise both. */
-  private normalize(kind: WorkloadKind, raw: KubernetesObject): Workload | undefined {
+  private normalize(kind: TunnelKind, raw: KubernetesObject): Workload | undefined {
     const m = raw.metadata;
     if (!m?.name || !m.namespace || !m.uid) return undefined;
     return { ...(raw as unknown as Workload), apiVersion: 'apps/v1', kind };
@@ -119,7 +107,7 @@ export class ShadowWatch {
 
   /** The cached workload for a key, or undefined when it is gone. */
   lookup = (key: string): Workload | undefined => {
-    const [kind, namespace, name] = key.split('/') as [WorkloadKind, string, string];
+    const [kind, namespace, name] = key.split('/') as [TunnelKind, string, string];
     const raw = this.workloads.get(kind)?.get(name, namespace);
     return raw ? this.normalize(kind, raw) : undefined;
   };

@@ -20,10 +20,11 @@
 //   2. active Service name, then preview Service name, in code-point order (locale-independent);
 // and accepted in that order unless their active or preview Service was already taken by an earlier claim. Every
 // rejected claim is reported as a conflict naming the winner, which init logs at warn level.
-import type { ServiceObject } from '../k8s/lite-client.js';
-import { canonicalIP, ipFamily, type Family } from './iptables/addr.js';
+import type { ServiceObject } from '../k8s/lite/objects.js';
+import { isDns1035Label } from '../config/validate.js';
+import type { Protocol } from '../kube/objects.js';
+import { canonicalIP, ipFamily, type Family } from '../net/address.js';
 
-export type Protocol = 'TCP' | 'UDP' | 'SCTP';
 export type PairScheme = 'suffix' | 'pattern';
 
 /** The subset of a core/v1 Service that pairing reads (the shape the in-pod API client returns). */
@@ -104,8 +105,7 @@ interface ServiceInfo {
   ports: Array<{ port: number; protocol: Protocol; name?: string }>;
 }
 
-const DNS1035 = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
-const isServiceName = (s: string): boolean => s.length <= 63 && DNS1035.test(s);
+const isServiceName = isDns1035Label;
 
 /** Code-point comparison: the same order on every machine and locale. */
 export const byCodePoint = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);

@@ -8,8 +8,8 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, open, rename, unlink } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
-import { parseChainName, parseDnsSuffix } from '../config/validate.js';
-import { canonicalCidr, canonicalIP, hostPort, type Family } from './iptables/addr.js';
+import { isDns1035Label, parseChainName, parseDnsSuffix } from '../config/validate.js';
+import { canonicalCidr, canonicalIP, hostPort, ipFamily, type Family } from '../net/address.js';
 import type { DnatRule, Exclusion, ChainSpec } from './iptables/rules.js';
 import type { Claim, PairScheme, SkipCode } from './discovery.js';
 
@@ -117,7 +117,77 @@ export function formatDnatMap(map: DnatMap): string {
 
 export class DnatMapError extends Error {}
 
-const NAME = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
+/** Field readers of an untrusted JSON record: each returns the checked value or throws naming the field. */
+class FieldReader {
+  constructor(private readonly source: string) {}
+  fail(field: string, why: string): never {
+    throw new DnatMapError(`${this.source}: ${field} ${why}`);
+  }
+  str(v: unknown, field: string): string {
+    return typeof v === 'string' ? v : this.fail(field, 'must be a string');
+  }
+  list(v: unknown, field: string): unknown[] {
+    return Array.isArray(v) ? v : this.fail(field, 'must be a list');
+  }
+  obj(v: unknown, field: string): Record<string, unknown> {
+    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : this.fail(field, 'must be an object');
+  }
+  family(v: unknown, field: string): Family {
+    return v === 4 || v === 6 ? v : this.fail(field, 'must be 4 or 6');
+  }
+  name(v: unknown, field: string): string {
+    const s = this.str(v, field);
+    return isDns1035Label(s) ? s : this.fail(field, `${JSON.stringify(s)} is not a DNS-1035 Service name`);
+  }
+  ip(v: unknown, f: Family, field: string): string {
+    const s = this.str(v, field);
+    const c = canonicalIP(s);
+    if (c === undefined || c !== s || ipFamily(s) !== f) this.fail(field, `${JSON.stringify(s)} is not a canonical IPv${f} address`);
+    return s;
+  }
+  scheme(v: unknown, field: string): PairScheme {
+    return v === 'pattern' || v === 'suffix' ? v : this.fail(field, 'must be "pattern" or "suffix"');
+  }
+  claim(v: unknown, field: string): Claim {
+    const c = this.obj(v, field);
+    return { service: this.str(c.service, `${field}.service`), preview: this.str(c.preview, `${field}.preview`), scheme: this.scheme(c.scheme, `${field}.scheme`) };
+  }
+}
+
+function readExclusion(r: FieldReader, raw: unknown, at: string): Exclusion {
+  const e = r.obj(raw, at);
+  const f = r.family(e.family, `${at}.family`);
+  const cidr = r.str(e.cidr, `${at}.cidr`);
+  const c = canonicalCidr(cidr);
+  if (!c || c.cidr !== cidr || c.family !== f) r.fail(`${at}.cidr`, `${JSON.stringify(cidr)} is not a canonical IPv${f} CIDR`);
+  const source = r.str(e.source, `${at}.source`);
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(source)) r.fail(`${at}.source`, 'must be a short word');
+  return { family: f, cidr, source };
+}
+
+function readMapping(r: FieldReader, raw: unknown, at: string): MapMapping {
+  const m = r.obj(raw, at);
+  const f = r.family(m.family, `${at}.family`);
+  const out: MapMapping = {
+    family: f,
+    service: r.name(m.service, `${at}.service`),
+    preview: r.name(m.preview, `${at}.preview`),
+    protocol: m.protocol === 'TCP' || m.protocol === 'UDP' || m.protocol === 'SCTP' ? m.protocol : r.fail(`${at}.protocol`, 'must be TCP, UDP or SCTP'),
+    port: typeof m.port === 'number' && Number.isInteger(m.port) && m.port >= 1 && m.port <= 65535 ? m.port : r.fail(`${at}.port`, 'must be 1-65535'),
+    activeIP: r.ip(m.activeIP, f, `${at}.activeIP`),
+    previewIP: r.ip(m.previewIP, f, `${at}.previewIP`),
+    scheme: r.scheme(m.scheme, `${at}.scheme`),
+  };
+  if (m.portName !== undefined) out.portName = r.str(m.portName, `${at}.portName`);
+  return out;
+}
+
+function readSkip(r: FieldReader, raw: unknown, at: string): MapSkip {
+  const s = r.obj(raw, at);
+  const out: MapSkip = { service: r.str(s.service, `${at}.service`), code: r.str(s.code, `${at}.code`), reason: r.str(s.reason, `${at}.reason`) };
+  if (s.preview !== undefined) out.preview = r.str(s.preview, `${at}.preview`);
+  return out;
+}
 
 /** Parse and validate a map file's text; `source` names the file in errors. */
 export function parseDnatMap(text: string, source = 'dnat map'): DnatMap {
@@ -128,96 +198,34 @@ export function parseDnatMap(text: string, source = 'dnat map'): DnatMap {
   } catch (err) {
     throw new DnatMapError(`${source}: not a ghostwire DNAT map (JSON record unreadable: ${(err as Error).message})`);
   }
-  const fail = (field: string, why: string): never => {
-    throw new DnatMapError(`${source}: ${field} ${why}`);
-  };
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) fail('(document)', 'is not a JSON object');
-  const d = doc as Record<string, unknown>;
-  if (d.format !== MAP_FORMAT) fail('format', `is ${JSON.stringify(d.format)}, expected ${JSON.stringify(MAP_FORMAT)}`);
-  const str = (v: unknown, field: string): string => (typeof v === 'string' ? v : fail(field, 'must be a string'));
-  const list = (v: unknown, field: string): unknown[] => (Array.isArray(v) ? v : fail(field, 'must be a list'));
-  const obj = (v: unknown, field: string): Record<string, unknown> =>
-    typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : fail(field, 'must be an object');
-  const family = (v: unknown, field: string): Family => (v === 4 || v === 6 ? v : fail(field, 'must be 4 or 6'));
-  const name = (v: unknown, field: string): string => {
-    const s = str(v, field);
-    return NAME.test(s) ? s : fail(field, `${JSON.stringify(s)} is not a DNS-1035 Service name`);
-  };
-  const ip = (v: unknown, f: Family, field: string): string => {
-    const s = str(v, field);
-    const c = canonicalIP(s);
-    if (c === undefined || c !== s || (f === 4) !== s.includes('.') || (f === 6 && !s.includes(':'))) fail(field, `${JSON.stringify(s)} is not a canonical IPv${f} address`);
-    return s;
-  };
-
-  const chainRes = parseChainName(str(d.chain, 'chain'));
-  const chain = chainRes.ok ? chainRes.value : fail('chain', `is not a valid chain name (${chainRes.allowed})`);
-  const families = list(d.families, 'families').map((f, i) => family(f, `families[${i}]`));
-  if (families.length === 0 || new Set(families).size !== families.length) fail('families', 'must list 4 and/or 6 once each');
-
-  const exclusions: Exclusion[] = list(d.exclusions, 'exclusions').map((raw, i) => {
-    const e = obj(raw, `exclusions[${i}]`);
-    const f = family(e.family, `exclusions[${i}].family`);
-    const cidr = str(e.cidr, `exclusions[${i}].cidr`);
-    const c = canonicalCidr(cidr);
-    if (!c || c.cidr !== cidr || c.family !== f) fail(`exclusions[${i}].cidr`, `${JSON.stringify(cidr)} is not a canonical IPv${f} CIDR`);
-    const source = str(e.source, `exclusions[${i}].source`);
-    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(source)) fail(`exclusions[${i}].source`, 'must be a short word');
-    return { family: f, cidr, source };
-  });
-
-  const mappings: MapMapping[] = list(d.mappings, 'mappings').map((raw, i) => {
-    const at = `mappings[${i}]`;
-    const m = obj(raw, at);
-    const f = family(m.family, `${at}.family`);
-    const protocol = m.protocol === 'TCP' || m.protocol === 'UDP' || m.protocol === 'SCTP' ? m.protocol : fail(`${at}.protocol`, 'must be TCP, UDP or SCTP');
-    const port = typeof m.port === 'number' && Number.isInteger(m.port) && m.port >= 1 && m.port <= 65535 ? m.port : fail(`${at}.port`, 'must be 1-65535');
-    const scheme = m.scheme === 'pattern' || m.scheme === 'suffix' ? m.scheme : fail(`${at}.scheme`, 'must be "pattern" or "suffix"');
-    const out: MapMapping = {
-      family: f,
-      service: name(m.service, `${at}.service`),
-      preview: name(m.preview, `${at}.preview`),
-      protocol,
-      port,
-      activeIP: ip(m.activeIP, f, `${at}.activeIP`),
-      previewIP: ip(m.previewIP, f, `${at}.previewIP`),
-      scheme,
-    };
-    if (m.portName !== undefined) out.portName = str(m.portName, `${at}.portName`);
-    return out;
-  });
-  for (const e of exclusions) if (!families.includes(e.family)) fail('exclusions', `hold IPv${e.family} but families do not`);
-  for (const m of mappings) if (!families.includes(m.family)) fail('mappings', `hold IPv${m.family} but families do not`);
-
-  const skipped: MapSkip[] = list(d.skipped ?? [], 'skipped').map((raw, i) => {
-    const s = obj(raw, `skipped[${i}]`);
-    const out: MapSkip = { service: str(s.service, `skipped[${i}].service`), code: str(s.code, `skipped[${i}].code`), reason: str(s.reason, `skipped[${i}].reason`) };
-    if (s.preview !== undefined) out.preview = str(s.preview, `skipped[${i}].preview`);
-    return out;
-  });
-  const claim = (v: unknown, field: string): Claim => {
-    const c = obj(v, field);
-    const scheme = c.scheme === 'pattern' || c.scheme === 'suffix' ? c.scheme : fail(`${field}.scheme`, 'must be "pattern" or "suffix"');
-    return { service: str(c.service, `${field}.service`), preview: str(c.preview, `${field}.preview`), scheme };
-  };
-  const conflicts: MapConflict[] = list(d.conflicts ?? [], 'conflicts').map((raw, i) => {
-    const c = obj(raw, `conflicts[${i}]`);
-    return { loser: claim(c.loser, `conflicts[${i}].loser`), winner: claim(c.winner, `conflicts[${i}].winner`) };
-  });
+  const r = new FieldReader(source);
+  const d = r.obj(doc, '(document)');
+  if (d.format !== MAP_FORMAT) r.fail('format', `is ${JSON.stringify(d.format)}, expected ${JSON.stringify(MAP_FORMAT)}`);
+  const chainRes = parseChainName(r.str(d.chain, 'chain'));
+  const chain = chainRes.ok ? chainRes.value : r.fail('chain', `is not a valid chain name (${chainRes.allowed})`);
+  const families = r.list(d.families, 'families').map((f, i) => r.family(f, `families[${i}]`));
+  if (families.length === 0 || new Set(families).size !== families.length) r.fail('families', 'must list 4 and/or 6 once each');
+  const exclusions = r.list(d.exclusions, 'exclusions').map((raw, i) => readExclusion(r, raw, `exclusions[${i}]`));
+  const mappings = r.list(d.mappings, 'mappings').map((raw, i) => readMapping(r, raw, `mappings[${i}]`));
+  for (const e of exclusions) if (!families.includes(e.family)) r.fail('exclusions', `hold IPv${e.family} but families do not`);
+  for (const m of mappings) if (!families.includes(m.family)) r.fail('mappings', `hold IPv${m.family} but families do not`);
   const out: DnatMap = {
     format: MAP_FORMAT,
-    generatedAt: str(d.generatedAt, 'generatedAt'),
-    namespace: str(d.namespace, 'namespace'),
+    generatedAt: r.str(d.generatedAt, 'generatedAt'),
+    namespace: r.str(d.namespace, 'namespace'),
     chain,
     families,
     exclusions,
     mappings,
-    skipped,
-    conflicts,
+    skipped: r.list(d.skipped ?? [], 'skipped').map((raw, i) => readSkip(r, raw, `skipped[${i}]`)),
+    conflicts: r.list(d.conflicts ?? [], 'conflicts').map((raw, i): MapConflict => {
+      const c = r.obj(raw, `conflicts[${i}]`);
+      return { loser: r.claim(c.loser, `conflicts[${i}].loser`), winner: r.claim(c.winner, `conflicts[${i}].winner`) };
+    }),
   };
   if (d.dnsSuffix !== undefined) {
-    const ds = parseDnsSuffix(str(d.dnsSuffix, 'dnsSuffix'));
-    out.dnsSuffix = ds.ok ? ds.value : fail('dnsSuffix', `is not a DNS suffix (${ds.allowed})`);
+    const ds = parseDnsSuffix(r.str(d.dnsSuffix, 'dnsSuffix'));
+    out.dnsSuffix = ds.ok ? ds.value : r.fail('dnsSuffix', `is not a DNS suffix (${ds.allowed})`);
   }
   return out;
 }

@@ -1,5 +1,5 @@
 // Destinations the DNAT chain must never rewrite (PURE). They become RETURN rules ahead of every DNAT rule.
-import { canonicalCidr, type Family } from './iptables/addr.js';
+import { canonicalCidr, type Family } from '../net/address.js';
 import type { Exclusion } from './iptables/rules.js';
 
 /** Instance metadata service (AWS, GCP, Azure, ...) and its IPv6 address on EC2 Nitro. */

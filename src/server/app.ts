@@ -1,16 +1,18 @@
 // Fastify app factory. Tests build it with or without TLS and drive it with app.inject or real HTTPS.
-import Fastify, { type FastifyError, type FastifyInstance, LogController } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../log.js';
-import { type EventIntent, type MutateContext, type MutationOutcome, mutate } from '../admission/mutate.js';
+import { type MutateContext, mutate } from '../admission/mutate.js';
+import { type MutationOutcome, internalError } from '../admission/outcome.js';
 import { ReviewError, parseAdmissionReview } from '../admission/review.js';
 import { admissionReviewBody } from '../admission/response.js';
 import type { AdmissionRequest } from '../admission/types.js';
 import { findTargetKind } from '../admission/target.js';
+import type { EventIntent } from '../kube/objects.js';
+import type { WebhookMetrics } from './metrics.js';
 
 /** Names are at most 253 characters in a valid object; a forged request must not write more into the logs. */
 const clip = (v: unknown): string => String(v).slice(0, 253);
-import type { WebhookMetrics } from './metrics.js';
 
 export interface AppOptions {
   logger: Logger;
@@ -71,56 +73,7 @@ export function buildApp(opts: AppOptions): WebhookApp {
     return reply.type(opts.metrics.registry.contentType).send(await opts.metrics.registry.metrics());
   });
 
-  app.post('/mutate', async (request, reply) => {
-    let req: AdmissionRequest;
-    try {
-      req = parseAdmissionReview(request.body);
-    } catch (err) {
-      if (err instanceof ReviewError) return reply.code(400).send({ error: `invalid AdmissionReview: ${err.message}` });
-      throw err;
-    }
-    const started = performance.now();
-    let outcome: MutationOutcome;
-    try {
-      outcome = mutate(req, opts.context());
-    } catch (err) {
-      // A bug must not crash the server or answer 500 (the API server would apply failurePolicy silently):
-      // deny with a message that points at our logs.
-      request.log.error({ uid: req.uid, err: { message: (err as Error).message, stack: (err as Error).stack } }, 'mutation failed');
-      outcome = {
-        allowed: false,
-        result: 'denied',
-        reason: 'internal-error',
-        patch: [],
-        warnings: [],
-        auditAnnotations: { injected: 'false', 'skip-reason': 'internal-error' },
-        denial: { code: 500, message: 'ghostwire: internal error while mutating; see the ghostwire webhook logs' },
-      };
-    }
-    const seconds = (performance.now() - started) / 1000;
-    // Bounded label values: the kind comes from the request body, and this endpoint answers anyone who can reach it.
-    const kind = findTargetKind(req.kind.group, req.kind.kind) ? req.kind.kind : 'other';
-    const resultLabel = outcome.reason === 'internal-error' ? 'error' : outcome.result;
-    opts.metrics.admissionDuration.observe({ kind, result: resultLabel }, seconds);
-    opts.metrics.admissionRequests.inc({ kind, result: resultLabel, reason: outcome.reason });
-    if (outcome.event && !req.dryRun && opts.recordEvent) opts.recordEvent(outcome.event);
-    request.log.info(
-      {
-        uid: req.uid,
-        kind,
-        namespace: clip(req.namespace ?? ''),
-        name: clip(req.name ?? req.object?.metadata?.name ?? req.object?.metadata?.generateName ?? ''),
-        operation: req.operation,
-        dryRun: req.dryRun === true,
-        result: resultLabel,
-        reason: outcome.reason,
-        patchOps: outcome.patch.length,
-        durationMs: Math.round(seconds * 100_000) / 100,
-      },
-      'admission',
-    );
-    return reply.type('application/json; charset=utf-8').send(admissionReviewBody(req.uid, outcome));
-  });
+  app.post('/mutate', (request, reply) => admit(request, reply, opts));
 
   return {
     app,
@@ -128,4 +81,48 @@ export function buildApp(opts: AppOptions): WebhookApp {
       draining = true;
     },
   };
+}
+
+/** One AdmissionReview: validate, mutate (a bug denies, never 500s), measure, record the Event, log, answer. */
+async function admit(request: FastifyRequest, reply: FastifyReply, opts: AppOptions): Promise<FastifyReply> {
+  let req: AdmissionRequest;
+  try {
+    req = parseAdmissionReview(request.body);
+  } catch (err) {
+    if (err instanceof ReviewError) return reply.code(400).send({ error: `invalid AdmissionReview: ${err.message}` });
+    throw err;
+  }
+  const started = performance.now();
+  let outcome: MutationOutcome;
+  try {
+    outcome = mutate(req, opts.context());
+  } catch (err) {
+    // A bug must not crash the server or answer 500 (the API server would apply failurePolicy silently): deny with
+    // a message that points at our logs.
+    request.log.error({ uid: req.uid, err: { message: (err as Error).message, stack: (err as Error).stack } }, 'mutation failed');
+    outcome = internalError();
+  }
+  const seconds = (performance.now() - started) / 1000;
+  // Bounded label values: the kind comes from the request body, and this endpoint answers anyone who can reach it.
+  const kind = findTargetKind(req.kind.group, req.kind.kind) ? req.kind.kind : 'other';
+  const resultLabel = outcome.reason === 'internal-error' ? 'error' : outcome.result;
+  opts.metrics.admissionDuration.observe({ kind, result: resultLabel }, seconds);
+  opts.metrics.admissionRequests.inc({ kind, result: resultLabel, reason: outcome.reason });
+  if (outcome.event && !req.dryRun && opts.recordEvent) opts.recordEvent(outcome.event);
+  request.log.info(
+    {
+      uid: req.uid,
+      kind,
+      namespace: clip(req.namespace ?? ''),
+      name: clip(req.name ?? req.object?.metadata?.name ?? req.object?.metadata?.generateName ?? ''),
+      operation: req.operation,
+      dryRun: req.dryRun === true,
+      result: resultLabel,
+      reason: outcome.reason,
+      patchOps: outcome.patch.length,
+      durationMs: Math.round(seconds * 100_000) / 100,
+    },
+    'admission',
+  );
+  return reply.type('application/json; charset=utf-8').send(admissionReviewBody(req.uid, outcome));
 }

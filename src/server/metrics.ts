@@ -7,13 +7,14 @@ export interface WebhookMetrics {
   admissionRequests: Counter<'kind' | 'result' | 'reason'>;
   certificateExpiry: Gauge;
   defaultsReloads: Counter<'result'>;
+  defaultsValid: Gauge;
   eventsDropped: Counter;
 }
 
 export function createWebhookMetrics(withProcessMetrics = true): WebhookMetrics {
   const registry = new Registry();
   if (withProcessMetrics) collectDefaultMetrics({ register: registry, prefix: 'ghostwire_webhook_' });
-  return {
+  const metrics: WebhookMetrics = {
     registry,
     admissionDuration: new Histogram({
       name: 'ghostwire_admission_duration_seconds',
@@ -39,10 +40,17 @@ export function createWebhookMetrics(withProcessMetrics = true): WebhookMetrics 
       labelNames: ['result'] as const,
       registers: [registry],
     }),
+    defaultsValid: new Gauge({
+      name: 'ghostwire_defaults_valid',
+      help: '1 while the newest defaults ConfigMap version is in force (or none exists), 0 while the newest was rejected',
+      registers: [registry],
+    }),
     eventsDropped: new Counter({
       name: 'ghostwire_events_dropped_total',
       help: 'Kubernetes Events not recorded (queue full or API error after retries)',
       registers: [registry],
     }),
   };
+  metrics.defaultsValid.set(1);
+  return metrics;
 }

@@ -6,6 +6,7 @@
 //   off:       nothing set; all three listed in `remove`
 // Values are always written whole (never prepended to an existing value), so reruns leave exactly one copy.
 import {
+  TUNNEL_ANNOTATIONS,
   TUNNEL_CLIENT_COMMAND_ANNOTATION,
   TUNNEL_ENDPOINT_ANNOTATION,
   TUNNEL_PRE_EXEC_ANNOTATION,
@@ -24,18 +25,11 @@ export interface TunnelAnnotations {
   errors: string[];
 }
 
-/** Every pod-template annotation this module can write. */
-export const TUNNEL_TEMPLATE_ANNOTATIONS = [
-  TUNNEL_ENDPOINT_ANNOTATION,
-  TUNNEL_CLIENT_COMMAND_ANNOTATION,
-  TUNNEL_PRE_EXEC_ANNOTATION,
-] as const;
-
 export function tunnelAnnotations(input: TunnelAnnotationInput): TunnelAnnotations {
-  if (!input.config.tunnel) return { set: {}, remove: [...TUNNEL_TEMPLATE_ANNOTATIONS], errors: [] };
+  if (!input.config.tunnel) return { set: {}, remove: [...TUNNEL_ANNOTATIONS], errors: [] };
   const resolved = resolveTunnel(input);
   // A tunnel that cannot be rendered keeps no stale endpoint or command around.
-  if (!resolved.ok) return { set: {}, remove: [...TUNNEL_TEMPLATE_ANNOTATIONS], errors: resolved.errors };
+  if (!resolved.ok) return { set: {}, remove: [...TUNNEL_ANNOTATIONS], errors: resolved.errors };
   const { identity, mode, ports, prefix } = resolved.tunnel;
   if (mode === 'plain') {
     return {

@@ -1,7 +1,6 @@
 // Which ports a shadow tunnel carries: the ports the pod template's containers declare, plus
 // ghostwire.dev/tunnelPorts, sorted and de-duplicated so the same workload always gives the same output.
-import type { V1PodSpec } from '@kubernetes/client-node';
-import type { TunnelPort } from '../config/validate.js';
+import { type TunnelPort, isPortName } from '../config/validate.js';
 
 export type { TunnelPort };
 
@@ -16,11 +15,22 @@ export function comparePorts(a: TunnelPort, b: TunnelPort): number {
   return a.port - b.port || PROTOCOL_ORDER[a.protocol] - PROTOCOL_ORDER[b.protocol];
 }
 
+interface DeclaredPorts {
+  name?: string;
+  ports?: ReadonlyArray<{ containerPort: number; name?: string; protocol?: string }>;
+  restartPolicy?: string;
+}
+/** The part of a pod spec (ours or the client library's) that declares ports. */
+export interface PortsOfPod {
+  containers?: readonly DeclaredPorts[];
+  initContainers?: readonly DeclaredPorts[];
+}
+
 /**
  * Ports declared by the pod's containers and native sidecars (init containers with restartPolicy Always: they run
  * for the pod's lifetime). Ordinary init containers are skipped: they are gone before anyone could connect.
  */
-export function collectContainerPorts(spec: Pick<V1PodSpec, 'containers' | 'initContainers'> | undefined): TunnelPort[] {
+export function collectContainerPorts(spec: PortsOfPod | undefined): TunnelPort[] {
   if (!spec) return [];
   const out: TunnelPort[] = [];
   const sidecars = (spec.initContainers ?? []).filter((c) => c.restartPolicy === 'Always');
@@ -76,9 +86,6 @@ export function mergeTunnelPorts(containerPorts: readonly TunnelPort[], tunnelPo
   }
   return { ports, errors };
 }
-
-const IANA_SVC_NAME = /^[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?$/;
-const isPortName = (n: string): boolean => IANA_SVC_NAME.test(n) && /[a-z]/.test(n) && !n.includes('--');
 
 /**
  * Service/container port names for the tunnelled ports: the declared name when it is a valid IANA service name and

@@ -22,6 +22,11 @@ export interface ShadowInput {
 
 export type TunnelMode = 'plain' | 'full-mesh';
 
+/** Workload kinds that can have a tunnel: the kinds whose shadows the controller keeps. */
+export const TUNNEL_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet'] as const;
+export type TunnelKind = (typeof TUNNEL_KINDS)[number];
+export const isTunnelKind = (kind: string): kind is TunnelKind => (TUNNEL_KINDS as readonly string[]).includes(kind);
+
 export interface ResolvedTunnel {
   identity: ShadowIdentity;
   mode: TunnelMode;

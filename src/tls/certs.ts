@@ -1,7 +1,8 @@
 // CA and serving certificates with node-forge. RSA keys come from node:crypto (native, ~50x faster than
 // forge's pure-JS key generation); node-forge builds and signs the X.509 certificates.
 import { X509Certificate, generateKeyPairSync, randomBytes } from 'node:crypto';
-import { isIP } from 'node:net';
+import { isDns1123Subdomain } from '../config/validate.js';
+import { ipFamily } from '../net/address.js';
 import forge from 'node-forge';
 
 export interface KeyPairPem {
@@ -88,9 +89,9 @@ export function serviceDnsNames(service: string, namespace: string): string[] {
 
 export function validateSans(ips: string[], dnsNames: string[]): string[] {
   const problems: string[] = [];
-  for (const ip of ips) if (isIP(ip) === 0) problems.push(`--ip: ${JSON.stringify(ip)} is not an IPv4 or IPv6 address`);
+  for (const ip of ips) if (ipFamily(ip) === undefined) problems.push(`--ip: ${JSON.stringify(ip)} is not an IPv4 or IPv6 address`);
   for (const d of dnsNames) {
-    if (!/^(\*\.)?([a-z0-9]([-a-z0-9]*[a-z0-9])?)(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(d)) {
+    if (!isDns1123Subdomain(d.startsWith('*.') ? d.slice(2) : d)) {
       problems.push(`--dns: ${JSON.stringify(d)} is not a DNS name`);
     }
   }

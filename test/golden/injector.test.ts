@@ -2,8 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
-import { renderYaml } from '../../src/commands/inject.js';
-import { flatten, injectDocuments } from '../../src/inject/offline.js';
+import { flatten, injectDocuments } from '../../src/offline/inject-documents.js';
+import { renderYaml } from '../../src/offline/manifests.js';
 import { assertGolden } from '../helpers/golden.js';
 import { loadCases } from '../helpers/injector-cases.js';
 import { repoPath } from '../helpers/paths.js';

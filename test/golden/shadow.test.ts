@@ -1,9 +1,9 @@
 // Golden shadow manifests and annotations for each mode and TLS setting. Regenerate with UPDATE_GOLDEN=1.
 import { test } from 'node:test';
 import { stringify } from 'yaml';
-import { renderYaml } from '../../src/commands/common.js';
+import { renderYaml } from '../../src/offline/manifests.js';
 import { tunnelAnnotations } from '../../src/shadow/annotations.js';
-import { renderShadow } from '../../src/shadow/manifests.js';
+import { planShadow } from '../../src/shadow/manifests.js';
 import type { TunnelPort } from '../../src/shadow/ports.js';
 import { assertGolden } from '../helpers/golden.js';
 import { config, input, network } from '../helpers/shadow-fixtures.js';
@@ -23,7 +23,7 @@ const CASES = [
 
 for (const c of CASES) {
   test(`golden shadow manifests: ${c.file}`, () => {
-    const objects = renderShadow(input({ config: config({ fullMesh: c.fullMesh }), network: network({ ingressTLS: c.tls }), containerPorts: PORTS }));
+    const objects = planShadow(input({ config: config({ fullMesh: c.fullMesh }), network: network({ ingressTLS: c.tls }), containerPorts: PORTS })).objects;
     assertGolden(`shadow/${c.file}`, renderYaml(objects));
   });
 }

@@ -1,5 +1,5 @@
 // A clock that only moves when the code under test waits: timeouts are reached instantly and deterministically.
-import type { Clock } from '../../src/shadow/controller.js';
+import type { Clock } from '../../src/shadow/api.js';
 
 export class FakeClock implements Clock {
   t = Date.UTC(2025, 0, 1);

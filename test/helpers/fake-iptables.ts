@@ -1,6 +1,6 @@
 // An in-memory nat table that applies ghostwire's iptables-restore payloads the way the kernel would (all or
 // nothing per batch) and prints iptables-save text. For unit tests of init and the watcher without root.
-import type { Family } from '../../src/runtime/iptables/addr.js';
+import type { Family } from '../../src/net/address.js';
 import type { IptablesExecutor } from '../../src/runtime/iptables/executor.js';
 import { tokenize } from '../../src/runtime/iptables/rules.js';
 

@@ -1,9 +1,10 @@
 // An in-memory ShadowApi for the controller's tests: a tiny object store with failure injection, and an optional
 // "cluster" that makes a freshly applied shadow Deployment ready (ReplicaSet, pod, EndpointSlice).
-import type { CoreV1Event, V1EndpointSlice, V1Pod, V1ReplicaSet, V1Secret } from '@kubernetes/client-node';
-import type { ApiObject, ShadowApi, ShadowLog, Workload, WorkloadRef } from '../../src/shadow/controller.js';
-import type { ShadowObject, ShadowRef, ShadowSecret } from '../../src/shadow/manifests.js';
-import { refKey } from '../../src/shadow/manifests.js';
+import type { V1EndpointSlice, V1Pod, V1ReplicaSet, V1Secret } from '@kubernetes/client-node';
+import type { EventObject } from '../../src/kube/event.js';
+import { type ObjectRef, refKey } from '../../src/kube/objects.js';
+import type { ApiObject, ShadowApi, ShadowLog, Workload } from '../../src/shadow/api.js';
+import type { ShadowObject, ShadowSecret } from '../../src/shadow/manifests.js';
 
 const clone = <T>(v: T): T => structuredClone(v);
 const matches = (labels: Record<string, string> | undefined, selector: Record<string, string>): boolean =>
@@ -12,7 +13,7 @@ const matches = (labels: Record<string, string> | undefined, selector: Record<st
 export class FakeShadowApi implements ShadowApi {
   readonly objects = new Map<string, ApiObject>();
   readonly workloads = new Map<string, Workload>();
-  readonly events: CoreV1Event[] = [];
+  readonly events: EventObject[] = [];
   readonly calls: string[] = [];
   pods: V1Pod[] = [];
   replicaSets: V1ReplicaSet[] = [];
@@ -68,12 +69,12 @@ export class FakeShadowApi implements ShadowApi {
     return clone(stored);
   }
 
-  async get(ref: ShadowRef): Promise<ApiObject | undefined> {
+  async get(ref: ObjectRef): Promise<ApiObject | undefined> {
     const o = this.objects.get(refKey(ref)) ?? (this.workloads.get(refKey(ref)) as ApiObject | undefined);
     return o ? clone(o) : undefined;
   }
 
-  async delete(ref: ShadowRef, uid: string): Promise<void> {
+  async delete(ref: ObjectRef, uid: string): Promise<void> {
     this.calls.push(`delete ${refKey(ref)}`);
     const o = this.objects.get(refKey(ref));
     if (o && o.metadata?.uid === uid) {
@@ -95,7 +96,7 @@ export class FakeShadowApi implements ShadowApi {
     return clone(this.endpointSlices.filter((s) => s.metadata?.namespace === namespace && s.metadata?.labels?.['kubernetes.io/service-name'] === serviceName));
   }
 
-  async patchAnnotations(ref: WorkloadRef, annotations: Record<string, string | null>): Promise<void> {
+  async patchAnnotations(ref: ObjectRef, annotations: Record<string, string | null>): Promise<void> {
     this.calls.push(`patch ${ref.kind}/${ref.namespace}/${ref.name}`);
     if (this.failStatusWrites > 0) {
       this.failStatusWrites--;
@@ -117,12 +118,12 @@ export class FakeShadowApi implements ShadowApi {
     this.onChange(`${ref.kind}/${ref.namespace}/${ref.name}`);
   }
 
-  async createEvent(event: CoreV1Event): Promise<void> {
+  async createEvent(event: EventObject): Promise<void> {
     if (this.failEvents) throw new Error('HTTP 403: forbidden');
     this.events.push(clone(event));
   }
 
-  async getOrCreateSecret(ref: ShadowRef, build: () => ShadowSecret): Promise<{ secret: V1Secret; created: boolean }> {
+  async getOrCreateSecret(ref: ObjectRef, build: () => ShadowSecret): Promise<{ secret: V1Secret; created: boolean }> {
     this.calls.push(`get-or-create ${refKey(ref)}`);
     const existing = this.objects.get(refKey(ref));
     if (existing) return { secret: clone(existing) as V1Secret, created: false };

@@ -3,7 +3,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { VERSION } from '../../src/version.js';
 import type { MutateContext } from '../../src/admission/mutate.js';
 import { builtinDefaults, parseDefaults, formatFieldErrors } from '../../src/config/index.js';
-import { parseManifests } from '../../src/commands/inject.js';
+import { parseManifests } from '../../src/offline/manifests.js';
 import { repoPath } from './paths.js';
 
 export const FIXTURES = repoPath('test', 'fixtures', 'injector');

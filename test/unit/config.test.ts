@@ -5,6 +5,7 @@ import {
   builtinDefaults,
   configFromEnv,
   configHash,
+  formatFieldError,
   formatFieldErrors,
   parseDefaults,
   podEnv,
@@ -87,14 +88,28 @@ test('annotations override ConfigMap defaults, template over object; every bad a
   const message = formatFieldErrors(r.errors);
   assert.match(message, /ghostwire\.dev\/ipv6: "maybe" is invalid; allowed: "true" or "false"/);
   assert.match(message, /ghostwire\.dev\/pollInterval: "fast" is invalid; allowed: a duration/);
-  assert.equal(r.provenance.roleLabelKey, 'defaults');
-  assert.equal(r.provenance.natChain, 'annotation');
 });
 
 test('cross-field rules: equal suffixes and requests above limits are reported', () => {
   const r = resolveConfig(builtinDefaults(), [{ 'ghostwire.dev/previewSuffix': '-active', 'ghostwire.dev/cpuRequest': '2', 'ghostwire.dev/cpuLimit': '500m' }]);
   assert.deepEqual(r.errors.map((e) => e.field).sort(), ['ghostwire.dev/cpuRequest', 'ghostwire.dev/previewSuffix']);
   assert.equal(r.config.cpuRequest, '10m', 'resources fall back as a whole so the pod stays valid');
+  assert.equal(r.config.previewSuffix, '-preview', 'the suffixes fall back together, so warn mode injects a valid pair');
+});
+
+test('cross-field rules hold for every source: annotations, the defaults document and the GW_* environment', () => {
+  const annotation = resolveConfig(builtinDefaults(), [{ 'ghostwire.dev/activeSuffix': '-x', 'ghostwire.dev/previewSuffix': '-x' }]);
+  assert.deepEqual(annotation.errors.map(formatFieldError), ['ghostwire.dev/previewSuffix: "-x" is invalid; allowed: a suffix different from activeSuffix (-x)']);
+  // The defaults document used to accept this, and then every enabled admission was denied naming an annotation
+  // that did not exist.
+  const doc = parseDefaults('activeSuffix: -x\npreviewSuffix: -x\n', 'ConfigMap gw/defaults config.yaml');
+  assert.deepEqual(doc.errors.map(formatFieldError), ['previewSuffix: "-x" is invalid; allowed: a suffix different from activeSuffix (-x)']);
+  assert.equal(doc.errors[0]?.source, 'ConfigMap gw/defaults config.yaml');
+  const env = configFromEnv({ GW_ACTIVE_SUFFIX: '-x', GW_PREVIEW_SUFFIX: '-x' });
+  assert.deepEqual(env.errors.map(formatFieldError), ['GW_PREVIEW_SUFFIX: "-x" is invalid; allowed: a suffix different from GW_ACTIVE_SUFFIX (-x)']);
+  // Resources: the document names its keys, annotations their keys.
+  const res = parseDefaults('cpuRequest: "2"\ncpuLimit: 500m\n', 'f');
+  assert.deepEqual(res.errors.map(formatFieldError), ['cpuRequest: "2" is invalid; allowed: at most cpuLimit (500m)']);
 });
 
 test('unknown ghostwire.dev annotations are reported, output annotations are not', () => {

@@ -5,7 +5,9 @@ import type { AddressInfo } from 'node:net';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ApiError, AccessError, LiteClient, inClusterAccess, loadAccess, loadKubeconfig, type PodLike, type WatchEvent } from '../../src/k8s/lite-client.js';
+import { LiteClient } from '../../src/k8s/lite/client.js';
+import { AccessError, inClusterAccess, loadAccess, loadKubeconfig } from '../../src/k8s/lite/credentials.js';
+import { ApiError, type PodLike, type WatchEvent } from '../../src/k8s/lite/objects.js';
 import { startKubeStub, svc, type KubeStub } from '../helpers/kube-stub.js';
 import { makeTestPki, type TestPki } from '../helpers/stub-tls.js';
 

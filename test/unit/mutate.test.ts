@@ -3,9 +3,10 @@ import assert from 'node:assert/strict';
 import fastJsonPatch from 'fast-json-patch';
 import { VERSION } from '../../src/version.js';
 import { type MutateContext, mutate } from '../../src/admission/mutate.js';
-import type { AdmissionRequest, KubeObject } from '../../src/admission/types.js';
+import type { AdmissionRequest } from '../../src/admission/types.js';
+import type { KubeObject } from '../../src/kube/objects.js';
 import { builtinDefaults, parseDefaults } from '../../src/config/index.js';
-import { requestFor } from '../../src/inject/offline.js';
+import { requestFor } from '../../src/offline/inject-documents.js';
 import { arrayOps, covers } from '../../src/inject/template.js';
 
 const ctx: MutateContext = { defaults: builtinDefaults(), version: VERSION, tunnelKey: 'unit-test-key-0123456789' };
@@ -195,7 +196,8 @@ test('covers ignores extra fields but not different values; arrayOps emits minim
 
 test('the memo changes nothing: identical outcomes and byte-identical patches for every golden case, twice', async () => {
   const { loadCases } = await import('../helpers/injector-cases.js');
-  const { createMutationMemo, serializePatch } = await import('../../src/admission/memo.js');
+  const { createMutationMemo } = await import('../../src/admission/memo.js');
+  const { serializePatch } = await import('../../src/admission/response.js');
   for (const c of loadCases()) {
     const memoCtx = { ...c.ctx, memo: createMutationMemo() };
     for (const doc of c.docs) {

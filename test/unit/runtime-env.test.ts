@@ -24,7 +24,8 @@ test('values are parsed with the injector validators', () => {
   });
   assert.deepEqual(errors, []);
   assert.equal(config.jumpHook, 'PREROUTING');
-  assert.deepEqual(config.excludeCidrs, ['10.3.5.0/16', '169.254.169.254/32']);
+  // Canonical like the kernel holds them: the network address, an explicit prefix.
+  assert.deepEqual(config.excludeCidrs, ['10.3.0.0/16', '169.254.169.254/32']);
   assert.equal(config.ipv6, true);
   assert.equal(config.pollIntervalMs, 90_000);
   assert.equal(config.refreshIntervalMs, 900_000);

@@ -10,7 +10,7 @@ import {
   tokenize,
   type ChainSpec,
 } from '../../src/runtime/iptables/rules.js';
-import { canonicalCidr, canonicalIP, cidrContains, hostPort } from '../../src/runtime/iptables/addr.js';
+import { canonicalCidr, canonicalIP, cidrContains, hostPort } from '../../src/net/address.js';
 import { buildExclusions, resolvNameservers } from '../../src/runtime/exclusions.js';
 
 const SPEC4: ChainSpec = {
@@ -211,7 +211,18 @@ test('addresses are canonical like iptables-save prints them', () => {
   assert.equal(canonicalIP('FD00:0:0:0::1'), 'fd00::1');
   assert.equal(canonicalIP('2001:db8:0:0:1:0:0:1'), '2001:db8::1:0:0:1');
   assert.equal(canonicalIP('2001:0db8:0000:0000:0000:0000:0000:0000'), '2001:db8::');
-  assert.equal(canonicalIP('::ffff:10.0.0.1'), '::ffff:a00:1');
+  // IPv4-mapped and IPv4-compatible tails stay dotted, as glibc's inet_ntop (and so ip6tables-save) prints them.
+  assert.equal(canonicalIP('::ffff:10.0.0.1'), '::ffff:10.0.0.1');
+  assert.equal(canonicalIP('::ffff:a00:1'), '::ffff:10.0.0.1');
+  assert.equal(canonicalCidr('::ffff:0.0.0.0/96')?.cidr, '::ffff:0.0.0.0/96');
+  assert.equal(canonicalIP('::1.2.3.4'), '::1.2.3.4');
+  assert.equal(canonicalIP('::1'), '::1');
+  assert.equal(canonicalIP('::'), '::');
+  assert.equal(canonicalIP('::ffff:0:1:2'), '::ffff:0:1:2');
+  assert.equal(canonicalIP('1::ffff:10.0.0.1'), '1::ffff:a00:1');
+  // A zone id has no iptables syntax: not an address here.
+  assert.equal(canonicalIP('fe80::1%eth0'), undefined);
+  assert.equal(canonicalCidr('fe80::%eth0/64'), undefined);
   assert.equal(canonicalIP('10.0.0.1'), '10.0.0.1');
   assert.equal(canonicalIP('nope'), undefined);
   assert.deepEqual(canonicalCidr('10.3.5.7/16'), { cidr: '10.3.0.0/16', family: 4 });

@@ -7,7 +7,7 @@ import {
   TUNNEL_PRE_EXEC_ANNOTATION as PRE,
 } from '../../src/config/options.js';
 import { type TunnelAnnotations, tunnelAnnotations } from '../../src/shadow/annotations.js';
-import { type ShadowDeployment, renderShadow } from '../../src/shadow/manifests.js';
+import { type ShadowDeployment, planShadow } from '../../src/shadow/manifests.js';
 import { upgradePathPrefix } from '../../src/shadow/tunnel-key.js';
 import { TEST_TUNNEL_KEY, config, input, network } from '../helpers/shadow-fixtures.js';
 
@@ -106,7 +106,7 @@ test('the upgrade-path prefix is HMAC-SHA256(key, namespace/name), the same in t
     const a = tunnelAnnotations(input({ config: config({ fullMesh }) }));
     const text = a.set[fullMesh ? PRE : CMD]!;
     assert.ok(text.includes(`--http-upgrade-path-prefix ${expected} `));
-    const deployment = renderShadow(input({ config: config({ fullMesh }) })).find((o) => o.kind === 'Deployment') as ShadowDeployment;
+    const deployment = planShadow(input({ config: config({ fullMesh }) })).objects.find((o) => o.kind === 'Deployment') as ShadowDeployment;
     const args = deployment.spec!.template.spec!.containers[0]!.args!;
     assert.equal(args[args.indexOf('--restrict-http-upgrade-path-prefix') + 1], expected);
   }

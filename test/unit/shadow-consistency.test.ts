@@ -9,10 +9,12 @@ import {
   TUNNEL_PRE_EXEC_ANNOTATION,
   TUNNEL_STATUS_ANNOTATION,
 } from '../../src/config/options.js';
-import { ShadowReconciler } from '../../src/shadow/controller.js';
+import { refKey } from '../../src/kube/objects.js';
+import { shadowObjectRefs } from '../../src/shadow/object-refs.js';
+import { ShadowReconciler } from '../../src/shadow/reconciler.js';
 import { tunnelAnnotations } from '../../src/shadow/annotations.js';
 import { shadowIdentity } from '../../src/shadow/identity.js';
-import { type ShadowDeployment, type ShadowIngress, refKey, renderShadow, shadowObjectRefs } from '../../src/shadow/manifests.js';
+import { type ShadowDeployment, type ShadowIngress, planShadow } from '../../src/shadow/manifests.js';
 import { parseStatus } from '../../src/shadow/status.js';
 import { FakeShadowApi, deploymentWorkload, nullLog } from '../helpers/fake-shadow-api.js';
 import { TEST_TUNNEL_KEY, config, defaults, input, network } from '../helpers/shadow-fixtures.js';
@@ -32,7 +34,7 @@ for (const [name, namespace] of NAMES) {
         const host = shadowIdentity(name, namespace, net).host;
         const i = input({ workloadName: name, namespace, network: net, config: config({ fullMesh }) });
 
-        const objects = renderShadow(i);
+        const objects = planShadow(i).objects;
         const ingress = objects.find((o) => o.kind === 'Ingress') as ShadowIngress;
         assert.deepEqual(ingress.spec!.rules!.map((r) => r.host), [host]);
         if (tls) assert.deepEqual(ingress.spec!.tls!.map((t) => t.hosts), [[host]]);

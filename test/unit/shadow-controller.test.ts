@@ -3,15 +3,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { V1Secret } from '@kubernetes/client-node';
 import { TUNNEL_STATUS_ANNOTATION } from '../../src/config/options.js';
-import {
-  ShadowController,
-  ShadowReconciler,
-  StatusWriteError,
-  type Workload,
-  checkKeysSecret,
-  workloadKey,
-} from '../../src/shadow/controller.js';
-import { refKey } from '../../src/shadow/manifests.js';
+import { refKey } from '../../src/kube/objects.js';
+import { StatusWriteError, type Workload, workloadKey } from '../../src/shadow/api.js';
+import { checkKeysSecret } from '../../src/shadow/keys-secret.js';
+import { ShadowWorkQueue } from '../../src/shadow/queue.js';
+import { ShadowReconciler } from '../../src/shadow/reconciler.js';
 import { evaluateReadiness } from '../../src/shadow/readiness.js';
 import { parseStatus } from '../../src/shadow/status.js';
 import { generateWireGuardKeyPair, isWireGuardKey, wireGuardPublicKey } from '../../src/shadow/wireguard.js';
@@ -223,7 +219,7 @@ test('the work queue retries a status write failure with backoff until it succee
   const { api, reconciler } = setup();
   api.failStatusWrites = 3;
   const rec = recordingLog();
-  const controller = new ShadowController({
+  const controller = new ShadowWorkQueue({
     reconciler,
     lookup: (k) => (k === 'Deployment/shop/web' ? structuredClone(api.workload('Deployment', NS, 'web')) : undefined),
     log: rec.log,
@@ -246,7 +242,7 @@ test('the work queue retries a status write failure with backoff until it succee
 test('the work queue retries failed attempts and stops retrying permanent failures', async () => {
   const { api, reconciler } = setup();
   api.failApply = (o) => (o.kind === 'Ingress' && api.calls.filter((c) => c.includes('apply Ingress')).length <= 2 ? new Error('HTTP 503') : undefined);
-  const controller = new ShadowController({
+  const controller = new ShadowWorkQueue({
     reconciler,
     lookup: () => structuredClone(api.workload('Deployment', NS, 'web')),
     log: nullLog,
@@ -264,7 +260,7 @@ test('the work queue retries failed attempts and stops retrying permanent failur
   // A permanent failure (conflict with a foreign object): no retry timer.
   const other = api.addWorkload(deploymentWorkload('api', NS));
   api.seed({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'shadow-api', namespace: NS } } as never);
-  const c2 = new ShadowController({ reconciler, lookup: () => structuredClone(other), log: nullLog, backoffBaseMs: 2 });
+  const c2 = new ShadowWorkQueue({ reconciler, lookup: () => structuredClone(other), log: nullLog, backoffBaseMs: 2 });
   c2.enqueue(workloadKey(other));
   await c2.idle();
   assert.equal(c2.pendingRetries(), 0);
@@ -351,7 +347,7 @@ test('WireGuard keys: X25519, 32 raw bytes in base64, public key derivable', () 
 });
 
 test('the queue abandons a running attempt only when the workload\'s inputs change', async () => {
-  const { workloadFingerprint } = await import('../../src/shadow/controller.js');
+  const { workloadFingerprint } = await import('../../src/shadow/queue.js');
   const base = deploymentWorkload();
   const same = structuredClone(base);
   same.metadata.annotations = { ...same.metadata.annotations, 'deployment.kubernetes.io/revision': '2', [TUNNEL_STATUS_ANNOTATION]: '{"phase":"Ready"}' };
@@ -381,7 +377,7 @@ test('the queue abandons a running attempt only when the workload\'s inputs chan
         signal?.addEventListener('abort', () => resolve({ state: 'Aborted' }));
       }),
   };
-  const controller = new ShadowController({ reconciler, lookup: () => structuredClone(current), log: nullLog });
+  const controller = new ShadowWorkQueue({ reconciler, lookup: () => structuredClone(current), log: nullLog });
   controller.enqueue('Deployment/shop/web');
   await new Promise((r) => setTimeout(r, 5));
   current = same;
@@ -422,7 +418,7 @@ const until = async (what: string, cond: () => boolean, ms = 3000): Promise<void
 test("our own status write does not abandon the running attempt (a Deployment's generation moves with its annotations)", async () => {
   const { api, reconciler } = setup();
   const outcomes: string[] = [];
-  const controller = new ShadowController({
+  const controller = new ShadowWorkQueue({
     reconciler: {
       reconcile: async (w, signal) => {
         const outcome = await reconciler.reconcile(w, signal);
@@ -447,7 +443,7 @@ test("our own status write does not abandon the running attempt (a Deployment's 
 test("a failed attempt's own status write and cleanup do not wake its retry before the backoff", async () => {
   const { api, reconciler } = setup();
   api.failApply = (o) => (o.kind === 'Ingress' ? new Error('HTTP 403 Forbidden: exceeded quota') : undefined);
-  const controller = new ShadowController({
+  const controller = new ShadowWorkQueue({
     reconciler,
     lookup: (k) => (k === WEB ? structuredClone(api.workload('Deployment', NS, 'web')) : undefined),
     log: nullLog,
@@ -474,7 +470,7 @@ test("a failed attempt's own status write and cleanup do not wake its retry befo
 test('a permanent failure is not retried by its own status writes, only when the workload changes', async () => {
   const { api, reconciler } = setup();
   const foreign = api.seed({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'shadow-web', namespace: NS } } as never);
-  const controller = new ShadowController({
+  const controller = new ShadowWorkQueue({
     reconciler,
     lookup: (k) => (k === WEB ? structuredClone(api.workload('Deployment', NS, 'web')) : undefined),
     log: nullLog,

@@ -5,8 +5,10 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
-import { K8sShadowApi, describeApiError } from '../../src/k8s/shadow-api.js';
-import { planShadow, wireGuardKeysSecret } from '../../src/shadow/manifests.js';
+import { describeApiError } from '../../src/k8s/api-errors.js';
+import { K8sShadowApi } from '../../src/k8s/shadow-api.js';
+import { wireGuardKeysSecret } from '../../src/shadow/keys-secret.js';
+import { planShadow } from '../../src/shadow/manifests.js';
 import { input } from '../helpers/shadow-fixtures.js';
 
 interface Seen {
@@ -88,7 +90,7 @@ test('apply is a server-side apply PATCH with fieldManager ghostwire-shadow and 
     return true;
   };
   const api = new K8sShadowApi(kc);
-  const plan = planShadow(input(), { owner: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'my-pod', uid: 'w-1' } });
+  const plan = planShadow(input(), { owner: { apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'default', name: 'my-pod', uid: 'w-1' } });
   for (const obj of plan.objects) {
     const out = await api.apply(obj);
     assert.equal(out.metadata?.uid, 'u-1');

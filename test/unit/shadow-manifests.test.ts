@@ -16,9 +16,8 @@ import {
   type ShadowService,
   ShadowRenderError,
   planShadow,
-  renderShadow,
-  validateShadowObjects,
 } from '../../src/shadow/manifests.js';
+import { validateShadowObjects } from '../../src/shadow/validate-objects.js';
 import { upgradePathPrefix } from '../../src/shadow/tunnel-key.js';
 import { CLI } from '../helpers/paths.js';
 import { config, input, network } from '../helpers/shadow-fixtures.js';
@@ -27,7 +26,7 @@ const kinds = (objects: ShadowObject[]): string[] => objects.map((o) => `${o.kin
 const find = <T extends ShadowObject>(objects: ShadowObject[], kind: string): T => objects.find((o) => o.kind === kind) as T;
 
 test('plain mode renders NetworkPolicy, Service, Deployment, Ingress, in apply order, and no WireGuard objects', () => {
-  assert.deepEqual(kinds(renderShadow(input())), [
+  assert.deepEqual(kinds(planShadow(input()).objects), [
     'NetworkPolicy/shadow-my-pod',
     'Service/shadow-my-pod',
     'Deployment/shadow-my-pod',
@@ -36,7 +35,7 @@ test('plain mode renders NetworkPolicy, Service, Deployment, Ingress, in apply o
 });
 
 test('full mesh selects the WireGuard manifests, never the plain ones', () => {
-  const objects = renderShadow(input({ config: config({ fullMesh: true }) }));
+  const objects = planShadow(input({ config: config({ fullMesh: true }) })).objects;
   assert.deepEqual(kinds(objects), ['ConfigMap/shadow-my-pod-wg-config', 'Service/shadow-my-pod', 'Deployment/shadow-my-pod', 'Ingress/shadow-my-pod']);
   const d = find<ShadowDeployment>(objects, 'Deployment');
   const [wstunnel, wireguard] = d.spec!.template.spec!.containers;
@@ -45,18 +44,18 @@ test('full mesh selects the WireGuard manifests, never the plain ones', () => {
   assert.equal(d.spec!.strategy!.type, 'Recreate');
   const volumes = d.spec!.template.spec!.volumes!.map((v) => v.secret?.secretName ?? v.configMap?.name ?? v.name);
   assert.ok(volumes.includes('shadow-my-pod-wg-keys') && volumes.includes('shadow-my-pod-wg-config'));
-  const plainArgs = find<ShadowDeployment>(renderShadow(input()), 'Deployment').spec!.template.spec!.containers[0]!.args!;
+  const plainArgs = find<ShadowDeployment>(planShadow(input()).objects, 'Deployment').spec!.template.spec!.containers[0]!.args!;
   assert.ok(!plainArgs.includes('--restrict-to'));
 });
 
 test('TLS on: cert-manager issuer annotation and spec.tls for exactly the endpoint; off: neither', () => {
-  const on = find<ShadowIngress>(renderShadow(input({ network: network({ ingressTLS: true, ingressClusterIssuer: 'corp-ca' }) })), 'Ingress');
+  const on = find<ShadowIngress>(planShadow(input({ network: network({ ingressTLS: true, ingressClusterIssuer: 'corp-ca' }) })).objects, 'Ingress');
   assert.equal(on.metadata.annotations!['cert-manager.io/cluster-issuer'], 'corp-ca');
   assert.deepEqual(on.spec!.tls, [{ hosts: ['my-pod-default.tunnel.example.com'], secretName: 'shadow-my-pod-tls' }]);
   assert.equal(on.spec!.rules![0]!.host, 'my-pod-default.tunnel.example.com');
-  const defaultIssuer = find<ShadowIngress>(renderShadow(input({ network: network({ ingressTLS: true }) })), 'Ingress');
+  const defaultIssuer = find<ShadowIngress>(planShadow(input({ network: network({ ingressTLS: true }) })).objects, 'Ingress');
   assert.equal(defaultIssuer.metadata.annotations!['cert-manager.io/cluster-issuer'], 'lets-issuer');
-  const off = find<ShadowIngress>(renderShadow(input({ network: network({ ingressTLS: false }) })), 'Ingress');
+  const off = find<ShadowIngress>(planShadow(input({ network: network({ ingressTLS: false }) })).objects, 'Ingress');
   assert.equal(off.spec!.tls, undefined);
   assert.equal(off.metadata.annotations!['cert-manager.io/cluster-issuer'], undefined);
   assert.equal(off.spec!.ingressClassName, 'nginx');
@@ -64,7 +63,7 @@ test('TLS on: cert-manager issuer annotation and spec.tls for exactly the endpoi
 
 test('every container runs with least privilege and resource requests/limits', () => {
   for (const fullMesh of [false, true]) {
-    const d = find<ShadowDeployment>(renderShadow(input({ config: config({ fullMesh }) })), 'Deployment');
+    const d = find<ShadowDeployment>(planShadow(input({ config: config({ fullMesh }) })).objects, 'Deployment');
     const pod = d.spec!.template.spec!;
     assert.equal(pod.automountServiceAccountToken, false);
     for (const c of pod.containers) {
@@ -85,12 +84,12 @@ test('every container runs with least privilege and resource requests/limits', (
 });
 
 test('labels, selector, exposed ports and owner references', () => {
-  const owner = { apiVersion: 'apps/v1', kind: 'Deployment', name: 'my-pod', uid: 'u-1' };
+  const owner = { apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'default', name: 'my-pod', uid: 'u-1' };
   for (const fullMesh of [false, true]) {
-    const objects = renderShadow(input({ config: config({ fullMesh }) }), { owner });
+    const objects = planShadow(input({ config: config({ fullMesh }) }), { owner }).objects;
     for (const o of objects) {
       for (const k of ['name', 'instance', 'component', 'managed-by']) assert.ok(o.metadata.labels![`app.kubernetes.io/${k}`], `${o.kind} ${k}`);
-      assert.deepEqual(o.metadata.ownerReferences, [{ ...owner, controller: true }]);
+      assert.deepEqual(o.metadata.ownerReferences, [{ apiVersion: owner.apiVersion, kind: owner.kind, name: owner.name, uid: owner.uid, controller: true }]);
       assert.equal(o.metadata.namespace, 'default');
     }
     const svc = find<ShadowService>(objects, 'Service');
@@ -101,18 +100,18 @@ test('labels, selector, exposed ports and owner references', () => {
     assert.deepEqual(declared.sort((a, b) => a - b), [8080, 9090, 28080]);
     assert.equal(d.spec!.template.metadata!.annotations!['ghostwire.dev/tunnel'], 'false', 'a shadow never gets a shadow');
   }
-  assert.equal(renderShadow(input())[0]!.metadata.ownerReferences, undefined, 'offline render has no owner');
+  assert.equal(planShadow(input()).objects[0]!.metadata.ownerReferences, undefined, 'offline render has no owner');
 });
 
 test('privileged ports get the namespaced unprivileged-port sysctl, others do not', () => {
-  const low = find<ShadowDeployment>(renderShadow(input({ containerPorts: [{ port: 80, protocol: 'TCP' }] })), 'Deployment');
+  const low = find<ShadowDeployment>(planShadow(input({ containerPorts: [{ port: 80, protocol: 'TCP' }] })).objects, 'Deployment');
   assert.deepEqual(low.spec!.template.spec!.securityContext!.sysctls, [{ name: 'net.ipv4.ip_unprivileged_port_start', value: '0' }]);
-  const high = find<ShadowDeployment>(renderShadow(input()), 'Deployment');
+  const high = find<ShadowDeployment>(planShadow(input()).objects, 'Deployment');
   assert.equal(high.spec!.template.spec!.securityContext!.sysctls, undefined);
 });
 
 test('the WireGuard ConfigMap holds no key material; the keys come from the Secret mount', () => {
-  const cm = find<ShadowConfigMap>(renderShadow(input({ config: config({ fullMesh: true }) })), 'ConfigMap');
+  const cm = find<ShadowConfigMap>(planShadow(input({ config: config({ fullMesh: true }) })).objects, 'ConfigMap');
   const text = JSON.stringify(cm.data);
   assert.ok(!/[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=/.test(text));
   assert.ok(cm.data!['up.sh']!.includes('"$(cat "$keys/server-private-key")"'));
@@ -122,7 +121,7 @@ test('the WireGuard ConfigMap holds no key material; the keys come from the Secr
 test('generated shell scripts parse (sh -n)', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'gw-shadow-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const cm = find<ShadowConfigMap>(renderShadow(input({ config: config({ fullMesh: true }) })), 'ConfigMap');
+  const cm = find<ShadowConfigMap>(planShadow(input({ config: config({ fullMesh: true }) })).objects, 'ConfigMap');
   const pre = tunnelAnnotations(input({ config: config({ fullMesh: true }) })).set[TUNNEL_PRE_EXEC_ANNOTATION]!;
   for (const [name, script] of [['up.sh', cm.data!['up.sh']!], ['pre-exec.sh', pre]] as const) {
     writeFileSync(join(dir, name), script);
@@ -165,7 +164,7 @@ test('`ghostwire shadow render` prints the same objects as YAML documents or a v
   assert.equal(yamlOut.status, 0, yamlOut.stderr);
   assert.equal(yamlOut.stderr, '', 'no warning with a key file');
   const docs = parseAllDocuments(yamlOut.stdout).map((d) => d.toJSON());
-  const expected = renderShadow(input({ network: network({ ingressTLS: true }), tunnelKey: 'a-real-signing-key-0123456789abcdef' }));
+  const expected = planShadow(input({ network: network({ ingressTLS: true }), tunnelKey: 'a-real-signing-key-0123456789abcdef' })).objects;
   assert.deepEqual(docs, JSON.parse(JSON.stringify(expected)));
   const prefix = upgradePathPrefix('a-real-signing-key-0123456789abcdef', 'default', 'my-pod');
   assert.ok(yamlOut.stdout.includes(prefix), 'the key file (trailing newline trimmed) decides the prefix');

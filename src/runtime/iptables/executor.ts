@@ -2,7 +2,7 @@
 // stdin, never a shell. Restores use --noflush (only the chains named in the payload change) and -w 5 (wait up to
 // five seconds for the xtables lock instead of failing when another container holds it).
 import { execFile } from 'node:child_process';
-import type { Family } from './addr.js';
+import type { Family } from '../../net/address.js';
 
 export interface IptablesExecutor {
   /** `iptables-save -t nat` (or ip6tables-save) output. */

@@ -3,10 +3,10 @@
 // Rules are written in the canonical form iptables-save prints them in (match order, "-m tcp" after "-p tcp",
 // network address of CIDRs, compressed IPv6), so the watcher can compare the kernel's chain with the map rule by
 // rule and tell "intact" from "flushed or edited" without false alarms.
-import { hostPort, type Family } from './addr.js';
+import { JUMP_HOOKS, type JumpHook } from '../../config/options.js';
+import type { Protocol } from '../../kube/objects.js';
+import { hostPort, type Family } from '../../net/address.js';
 
-export type JumpHook = 'OUTPUT' | 'PREROUTING';
-export const HOOKS: readonly JumpHook[] = ['OUTPUT', 'PREROUTING'];
 
 export interface Exclusion {
   family: Family;
@@ -20,7 +20,7 @@ export interface DnatRule {
   family: Family;
   service: string;
   preview: string;
-  protocol: 'TCP' | 'UDP' | 'SCTP';
+  protocol: Protocol;
   port: number;
   /** Canonical addresses. */
   activeIP: string;
@@ -203,7 +203,7 @@ export function chainState(saved: SavedTable | undefined, spec: ChainSpec): Chai
 export function findJumps(saved: SavedTable | undefined, chain: string): Array<SavedRule & { hook: JumpHook; index: number }> {
   if (!saved) return [];
   const out: Array<SavedRule & { hook: JumpHook; index: number }> = [];
-  for (const hook of HOOKS) {
+  for (const hook of JUMP_HOOKS) {
     const inHook = saved.rules.filter((r) => r.chain === hook);
     inHook.forEach((r, index) => {
       const t = r.args.findIndex((a, i) => (a === '-j' || a === '-g') && r.args[i + 1] === chain);

@@ -1,7 +1,7 @@
 // Loading the tunnel signing key from a file (the CLI, the controller, the webhook). Kept apart from the pure
 // modules because it reads the file system.
 import { readFileSync } from 'node:fs';
-import { DEVELOPMENT_TUNNEL_KEY, parseTunnelKey, tunnelKeyId } from './tunnel-key.js';
+import { DEVELOPMENT_TUNNEL_KEY, parseTunnelKey, tunnelKeyId } from '../shadow/tunnel-key.js';
 
 export const TUNNEL_KEY_FILE_ENV = 'GW_TUNNEL_KEY_FILE';
 

@@ -1,11 +1,15 @@
-// Address helpers for the rule builder (pure). iptables-save prints addresses and CIDRs in canonical form
-// (network address, lower-case compressed IPv6), so the watcher can only compare what it wrote with what the
-// kernel holds if ghostwire writes the same canonical text in the first place.
+// IP addresses and CIDRs, parsed once for every caller (annotations, ConfigMap, GW_* variables, Services from the
+// API, resolv.conf) and printed in the canonical text the kernel tools print: iptables-save shows the network
+// address of a CIDR and IPv6 in glibc's inet_ntop form (lower-case, longest zero run compressed, IPv4-mapped and
+// IPv4-compatible tails in dotted form). The watcher compares what it wrote with what the kernel holds, so ghostwire
+// must write exactly that text. PURE.
 import { isIP } from 'node:net';
 
 export type Family = 4 | 6;
 
+/** The family of a plain address; zone ids ("fe80::1%eth0") are refused: iptables has no syntax for them. */
 export function ipFamily(addr: string): Family | undefined {
+  if (addr.includes('%')) return undefined;
   const f = isIP(addr);
   return f === 4 || f === 6 ? f : undefined;
 }
@@ -37,41 +41,48 @@ function v6ToBig(addr: string): bigint {
   return parts.reduce((acc, p) => (acc << 16n) | BigInt(parseInt(p, 16)), 0n);
 }
 
+/** glibc's inet_ntop for IPv6, which iptables-save uses: RFC 5952 compression plus dotted IPv4 tails. */
 function bigToV6(n: bigint): string {
-  const parts: number[] = [];
-  for (let i = 7; i >= 0; i--) parts.push(Number((n >> BigInt(i * 16)) & 0xffffn));
-  // RFC 5952: compress the longest run (>= 2) of zero hextets, the first one on a tie.
+  const words: number[] = [];
+  for (let i = 7; i >= 0; i--) words.push(Number((n >> BigInt(i * 16)) & 0xffffn));
+  // The longest run (>= 2) of zero words, the first one on a tie.
   let best = -1;
   let bestLen = 0;
   for (let i = 0; i < 8; ) {
-    if (parts[i] !== 0) {
+    if (words[i] !== 0) {
       i++;
       continue;
     }
     let j = i;
-    while (j < 8 && parts[j] === 0) j++;
+    while (j < 8 && words[j] === 0) j++;
     if (j - i > bestLen && j - i >= 2) {
       best = i;
       bestLen = j - i;
     }
     i = j;
   }
-  const hex = parts.map((p) => p.toString(16));
+  // IPv4-compatible (::a.b.c.d) and IPv4-mapped (::ffff:a.b.c.d) addresses keep their IPv4 tail in dotted form.
+  if (best === 0 && (bestLen === 6 || (bestLen === 5 && words[5] === 0xffff))) {
+    const v4 = bigToV4(n & 0xffffffffn);
+    return bestLen === 6 ? `::${v4}` : `::ffff:${v4}`;
+  }
+  const hex = words.map((w) => w.toString(16));
   if (best === -1) return hex.join(':');
   return `${hex.slice(0, best).join(':')}::${hex.slice(best + bestLen).join(':')}`;
 }
 
-/** Canonical text of an IP address (IPv6 lower-case, compressed per RFC 5952); undefined when not an address. */
+/** Canonical text of an IP address; undefined when it is not a plain address. */
 export function canonicalIP(addr: string): string | undefined {
-  const family = ipFamily(addr.trim());
-  if (family === 4) return bigToV4(v4ToBig(addr.trim()));
-  if (family === 6) return bigToV6(v6ToBig(addr.trim()));
+  const text = addr.trim();
+  const family = ipFamily(text);
+  if (family === 4) return bigToV4(v4ToBig(text));
+  if (family === 6) return bigToV6(v6ToBig(text));
   return undefined;
 }
 
 /**
- * Canonical CIDR: network address (host bits cleared, as the kernel stores it) and explicit prefix.
- * "10.3.5.0/16" -> "10.3.0.0/16", "FD00:EC2::254" -> "fd00:ec2::254/128".
+ * Canonical CIDR: network address (host bits cleared, as the kernel stores it) and explicit prefix; a bare address
+ * gets /32 or /128. "10.3.5.0/16" -> "10.3.0.0/16", "FD00:EC2::254" -> "fd00:ec2::254/128".
  */
 export function canonicalCidr(raw: string): { cidr: string; family: Family } | undefined {
   const text = raw.trim();
@@ -92,17 +103,16 @@ export function canonicalCidr(raw: string): { cidr: string; family: Family } | u
   return { cidr: `${family === 4 ? bigToV4(network) : bigToV6(network)}/${prefix}`, family };
 }
 
-/** Whether address `ip` lies inside canonical `cidr` of the same family. */
+/** Whether address `ip` lies inside `cidr` (same family). */
 export function cidrContains(cidr: string, ip: string): boolean {
   const c = canonicalCidr(cidr);
   const family = ipFamily(ip);
   if (!c || c.family !== family) return false;
+  const slash = c.cidr.indexOf('/');
   const bits = family === 4 ? 32 : 128;
-  const prefix = Number(c.cidr.slice(c.cidr.indexOf('/') + 1));
-  const shift = BigInt(bits - prefix);
-  const net = family === 4 ? v4ToBig(c.cidr.slice(0, c.cidr.indexOf('/'))) : v6ToBig(c.cidr.slice(0, c.cidr.indexOf('/')));
-  const val = family === 4 ? v4ToBig(ip) : v6ToBig(ip);
-  return val >> shift === net >> shift;
+  const shift = BigInt(bits - Number(c.cidr.slice(slash + 1)));
+  const toBig = family === 4 ? v4ToBig : v6ToBig;
+  return toBig(ip) >> shift === toBig(c.cidr.slice(0, slash)) >> shift;
 }
 
 /** "ip:port" for IPv4, "[ip]:port" for IPv6 (the --to-destination syntax). */

@@ -1,8 +1,10 @@
 // `ghostwire inject` without a cluster: each document goes through the webhook's own mutate(), then the patch is
 // applied with fast-json-patch exactly as the API server would.
 import fastJsonPatch from 'fast-json-patch';
-import { type MutateContext, type MutationOutcome, mutate } from '../admission/mutate.js';
-import type { AdmissionRequest, KubeObject, Operation } from '../admission/types.js';
+import { type MutateContext, mutate } from '../admission/mutate.js';
+import type { MutationOutcome } from '../admission/outcome.js';
+import type { AdmissionRequest, Operation } from '../admission/types.js';
+import { type KubeObject, splitApiVersion } from '../kube/objects.js';
 
 export interface DocumentResult {
   /** "Deployment/web" style label for messages. */
@@ -10,11 +12,8 @@ export interface DocumentResult {
   index: number;
   outcome?: MutationOutcome;
   output: unknown;
-}
-
-function splitApiVersion(apiVersion: string): { group: string; version: string } {
-  const slash = apiVersion.indexOf('/');
-  return slash === -1 ? { group: '', version: apiVersion } : { group: apiVersion.slice(0, slash), version: apiVersion.slice(slash + 1) };
+  /** A v1 List's per-item results. */
+  items?: DocumentResult[];
 }
 
 /** A synthetic CREATE review for one manifest, as the API server would send it. */
@@ -48,9 +47,8 @@ export function injectDocuments(docs: readonly unknown[], ctx: MutateContext, na
     if (isObject(doc) && doc.kind === 'List' && Array.isArray(doc.items)) {
       const items = (doc.items as unknown[]).map((item, i) => injectOne(item, i, ctx, namespace));
       const failed = items.find((r) => r.outcome && !r.outcome.allowed);
-      const result: DocumentResult = { label: `List (document ${index + 1})`, index, output: { ...doc, items: items.map((r) => r.output) } };
+      const result: DocumentResult = { label: `List (document ${index + 1})`, index, output: { ...doc, items: items.map((r) => r.output) }, items };
       if (failed?.outcome) result.outcome = failed.outcome;
-      (result as DocumentResult & { items?: DocumentResult[] }).items = items;
       return result;
     }
     return injectOne(doc, index, ctx, namespace);
@@ -59,5 +57,5 @@ export function injectDocuments(docs: readonly unknown[], ctx: MutateContext, na
 
 /** All per-object results, Lists flattened, for --patch output and error reporting. */
 export function flatten(results: readonly DocumentResult[]): DocumentResult[] {
-  return results.flatMap((r) => (r as DocumentResult & { items?: DocumentResult[] }).items ?? [r]);
+  return results.flatMap((r) => r.items ?? [r]);
 }

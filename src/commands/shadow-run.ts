@@ -1,0 +1,53 @@
+// ghostwire shadow run: the shadow tunnel controller process.
+import { hostname } from 'node:os';
+import { createLogger } from '../log.js';
+import { LOG_LEVELS, UsageError, integer, objectName, oneOf, parseFlags, runCommand, seconds } from './flags.js';
+import { loadDefaultsFile, tunnelKeyFromFlag } from './inputs.js';
+import { SHADOW_USAGE } from './shadow.js';
+import { shutdownSignal } from './shutdown.js';
+
+export async function run(argv: string[]): Promise<number> {
+  return runCommand('ghostwire shadow run', async () => {
+    const values = parseFlags(argv, {
+      kubeconfig: { type: 'string' },
+      defaults: { type: 'string' },
+      'defaults-configmap': { type: 'string' },
+      'tunnel-key-file': { type: 'string' },
+      'allow-dev-key': { type: 'boolean' },
+      namespace: { type: 'string' },
+      concurrency: { type: 'string', default: '4' },
+      resync: { type: 'string', default: '600' },
+      'log-level': { type: 'string', default: 'info' },
+    }, SHADOW_USAGE);
+    if (values.help) {
+      process.stdout.write(SHADOW_USAGE);
+      return 0;
+    }
+    const log = createLogger('shadow', oneOf('log-level', values['log-level'], LOG_LEVELS));
+    const concurrency = integer('concurrency', values.concurrency, 1, 64);
+    const resyncSeconds = seconds('resync', values.resync, 0, 86_400);
+    if (values.defaults && values['defaults-configmap']) throw new UsageError('--defaults and --defaults-configmap are exclusive');
+    const cm = values['defaults-configmap'] === undefined ? undefined : objectName('defaults-configmap', values['defaults-configmap']);
+    const defaults = cm ? { configMap: cm } : loadDefaultsFile(values.defaults);
+    const key = tunnelKeyFromFlag(values['tunnel-key-file'], (m) => log.warn({}, m), !values['allow-dev-key']);
+    const stopSignal = shutdownSignal();
+    const { loadKubeConfig } = await import('../k8s/kubeconfig.js');
+    const { startShadowController } = await import('../k8s/shadow-controller.js');
+    const kc = loadKubeConfig(values.kubeconfig);
+    log.info({ server: kc.getCurrentCluster()?.server, namespace: values.namespace ?? '(all)', tunnelKeyId: key.keyId, developmentKey: key.development }, 'shadow controller starting');
+    const controller = await startShadowController(kc, log, {
+      defaults,
+      tunnelKey: key.key,
+      namespace: values.namespace,
+      concurrency,
+      resyncSeconds,
+      instance: process.env.POD_NAME ?? hostname(),
+    });
+    log.info({}, 'shadow controller watching');
+    const signal = await stopSignal;
+    log.info({ signal }, 'shadow controller stopping');
+    await controller.stop();
+    log.info({}, 'stopped');
+    return 0;
+  });
+}

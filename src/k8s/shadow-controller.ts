@@ -1,0 +1,76 @@
+// The shadow controller on a real API server: informers (shadow-watch.ts) feed the work queue, which runs the
+// reconciler against K8sShadowApi. Defaults come from a file or follow the webhook's ConfigMap live, so both
+// processes always compute one shadow identity.
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Defaults } from '../config/defaults.js';
+import { TUNNEL_STATUS_ANNOTATION } from '../config/options.js';
+import type { Logger } from '../log.js';
+import { wantsTunnel } from '../shadow/api.js';
+import { ShadowWorkQueue } from '../shadow/queue.js';
+import { ShadowReconciler } from '../shadow/reconciler.js';
+import { type DefaultsSource, watchDefaultsConfigMap } from './defaults-source.js';
+import { K8sShadowApi } from './shadow-api.js';
+import { ShadowWatch } from './shadow-watch.js';
+
+export interface ShadowControllerOptions {
+  /** Fixed defaults (a file), or the defaults ConfigMap to follow. */
+  defaults: Defaults | { configMap: { namespace: string; name: string } };
+  tunnelKey: string;
+  /** Watch one namespace only; undefined: all. */
+  namespace?: string | undefined;
+  concurrency: number;
+  resyncSeconds: number;
+  instance: string;
+}
+
+export interface RunningShadowController {
+  stop: () => Promise<void>;
+}
+
+/** Fails (after logging why) when the defaults ConfigMap is invalid: shadows rendered from built-in defaults would
+ * disagree with what the webhook wrote. */
+async function followDefaults(kc: KubeConfig, cm: { namespace: string; name: string }, log: Logger, onChange: () => void): Promise<DefaultsSource> {
+  const source = await watchDefaultsConfigMap(kc, cm.namespace, cm.name, log, { onChange });
+  if (!source.synced()) {
+    await source.stop();
+    throw new Error(`the defaults ConfigMap ${cm.namespace}/${cm.name} is invalid; fix it (the error above names every problem), then restart`);
+  }
+  return source;
+}
+
+export async function startShadowController(kc: KubeConfig, log: Logger, o: ShadowControllerOptions): Promise<RunningShadowController> {
+  let enqueueAll = (): void => undefined;
+  const source = 'configMap' in o.defaults ? await followDefaults(kc, o.defaults.configMap, log, () => enqueueAll()) : undefined;
+  const fixed = 'configMap' in o.defaults ? undefined : o.defaults;
+  const defaultsNow = (): Defaults => source?.current() ?? (fixed as Defaults);
+  let queue: ShadowWorkQueue | undefined;
+  const watch = new ShadowWatch(kc, {
+    namespace: o.namespace,
+    log,
+    onWorkload: (k) => queue?.enqueue(k),
+    interesting: (w, ownsShadow) => ownsShadow || w.metadata.annotations?.[TUNNEL_STATUS_ANNOTATION] !== undefined || wantsTunnel(defaultsNow(), w),
+  });
+  const reconciler = new ShadowReconciler({
+    api: new K8sShadowApi(kc),
+    get defaults() {
+      return defaultsNow();
+    },
+    tunnelKey: o.tunnelKey,
+    log,
+    waitForChange: watch.waitForChange,
+    instance: o.instance,
+  });
+  queue = new ShadowWorkQueue({ reconciler, lookup: watch.lookup, log, concurrency: o.concurrency });
+  await watch.start();
+  // New defaults may change every workload's shadow (host, TLS, mode): reconcile them all.
+  enqueueAll = () => watch.keys().forEach((k) => queue?.enqueue(k));
+  const resync = o.resyncSeconds > 0 ? setInterval(enqueueAll, o.resyncSeconds * 1000) : undefined;
+  return {
+    stop: async () => {
+      if (resync) clearInterval(resync);
+      queue?.stop();
+      await watch.stop();
+      await source?.stop();
+    },
+  };
+}
