@@ -378,7 +378,14 @@ export async function startRollouts(cp: ControlPlane): Promise<RolloutsControlle
     const r = await cp.kubectl(['create', '-f', join(cp.tools.ROLLOUTS_CRDS, f)], { allowFail: true });
     if (r.code !== 0 && !/AlreadyExists|already exists/.test(r.stderr)) throw new Error(`kubectl create -f ${f}: ${r.stderr.trim()}`);
   }
-  await cp.kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/rollouts.argoproj.io', 'crd/analysisruns.argoproj.io', 'crd/analysistemplates.argoproj.io', 'crd/experiments.argoproj.io']);
+  // Polled here: `kubectl wait --for=condition=Established` fails at once ("accessor error") while a just-created
+  // CRD has no status.conditions yet, which these large CRDs sometimes show for a moment.
+  for (const crd of ['rollouts', 'analysisruns', 'analysistemplates', 'clusteranalysistemplates', 'experiments']) {
+    await waitFor(`CRD ${crd}.argoproj.io Established`, 60_000, async () => {
+      const r = await cp.api('GET', `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${crd}.argoproj.io`);
+      return r.status === 200 && (r.body.status?.conditions ?? []).some((c: { type: string; status: string }) => c.type === 'Established' && c.status === 'True');
+    }, 200);
+  }
 
   const [healthz, metrics] = [await freePort(), await freePort()];
   const logFile = join(cp.dir, `rollouts-controller-${healthz}.log`);

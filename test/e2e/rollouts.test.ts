@@ -61,10 +61,15 @@ after(async () => {
   await cp?.stop();
 });
 
-test('startRollouts: the CRDs are created, not applied (no last-applied annotation), with the status subresource promote relies on', async () => {
+test('startRollouts: the CRDs are created, not applied (no last-applied annotation), with the status subresource promote relies on; a restart reuses them', async () => {
   const crd = JSON.parse((await cp.kubectl(['get', 'crd', 'rollouts.argoproj.io', '-o', 'json'])).stdout);
   assert.equal(crd.metadata.annotations?.['kubectl.kubernetes.io/last-applied-configuration'], undefined);
   assert.ok(crd.spec.versions.some((v: { name: string; subresources?: { status?: unknown } }) => v.name === 'v1alpha1' && v.subresources?.status));
+  await ro!.stop();
+  ro = undefined;
+  ro = await startRollouts(cp);
+  const again = JSON.parse((await cp.kubectl(['get', 'crd', 'rollouts.argoproj.io', '-o', 'json'])).stdout);
+  assert.equal(again.metadata.uid, crd.metadata.uid, 'the same CRD, not recreated');
 });
 
 test('blue/green: the new pod is role=preview while paused; promote relabels the SAME pod role=active and moves the active Service', async () => {

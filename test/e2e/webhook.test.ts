@@ -205,7 +205,11 @@ test('Argo Rollout (CRD installed in the test): the template is injected; worklo
     },
   };
   await cp.kubectl(['apply', '-f', '-'], { input: yaml(crd) });
-  await cp.kubectl(['wait', '--for=condition=Established', 'crd/rollouts.argoproj.io', '--timeout=30s']);
+  // Polled, not `kubectl wait`: that fails at once while a just-created CRD has no status.conditions yet.
+  await waitFor('CRD rollouts.argoproj.io Established', 30_000, async () => {
+    const r = await cp.api('GET', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/rollouts.argoproj.io');
+    return r.status === 200 && (r.body.status?.conditions ?? []).some((c: { type: string; status: string }) => c.type === 'Established' && c.status === 'True');
+  });
   const rollout = { ...deployment('payments'), apiVersion: 'argoproj.io/v1alpha1', kind: 'Rollout' };
   await waitFor('Rollout apply', 20_000, async () => (await cp.kubectl(['apply', '-f', '-'], { input: yaml(rollout), allowFail: true })).code === 0);
   const r = await getJson(['-n', NS, 'get', 'rollout', 'payments']);
