@@ -8,6 +8,9 @@ import { delimiter, join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { readToolsEnv, selectedK8sVersion, toolVersions, toolsEnvFile } from './tools.js';
 
+// The tool cache directory lives in tools.ts; other finders (promtool.ts) import it from here.
+export { toolsCacheDir } from './tools.js';
+
 export type HelmMajor = 3 | 4;
 
 export interface Helm {
