@@ -4,8 +4,8 @@
 #
 #   ${GHOSTWIRE_TOOLS_CACHE:-$HOME/.cache/ghostwire-tools}/<component>-<version>/bin/
 #
-# A warm cache returns in well under a second. A cold build of everything on 2 cores takes about 15 minutes
-# (README.md has the measured figures per component). Builds are atomic: each component is built into a temporary
+# A warm cache returns in about a second. A cold build of everything on 2 cores took 14-42 minutes depending on the
+# load (README.md has the measured figures per component). Builds are atomic: each component is built into a temporary
 # directory that is renamed into place only when its binaries report the expected version.
 #
 # Usage: test/e2e/tools/build-tools.sh [--force] [kubernetes|etcd|helm3|helm4|rollouts ...]
@@ -164,9 +164,9 @@ build_kubernetes() {
   log "downloaded modules in $(fmt_secs $((SECONDS - start)))"
   for cmd in kube-apiserver kube-controller-manager kubectl; do
     case "$cmd" in
-      kube-apiserver) log "building $cmd $K8S_VERSION (cold build takes 4-10 min on 2 cores)..." ;;
-      kube-controller-manager) log "building $cmd $K8S_VERSION (1-3 min after kube-apiserver on 2 cores)..." ;;
-      *) log "building $cmd $K8S_VERSION (under 1 min after kube-apiserver on 2 cores)..." ;;
+      kube-apiserver) log "building $cmd $K8S_VERSION (cold: 5-11 min on 2 cores)..." ;;
+      kube-controller-manager) log "building $cmd $K8S_VERSION (2-7 min after kube-apiserver on 2 cores)..." ;;
+      *) log "building $cmd $K8S_VERSION (about 1 min after kube-apiserver on 2 cores)..." ;;
     esac
     start=$SECONDS
     heartbeat_start "$cmd"
@@ -184,7 +184,7 @@ build_etcd() {
   local out="$1" start
   log "downloading Go modules for go.etcd.io/etcd/server/v3 $ETCD_VERSION (verified against the committed go.sum)..."
   run_child go -C "$HERE/modules/etcd-$ETCD_VERSION" mod download
-  log "building etcd $ETCD_VERSION (under 1 min after kubernetes, 1-3 min alone, on 2 cores)..."
+  log "building etcd $ETCD_VERSION (about 1 min on 2 cores)..."
   start=$SECONDS
   heartbeat_start etcd
   run_child go -C "$HERE/modules/etcd-$ETCD_VERSION" build -trimpath -ldflags "-s -w" -o "$out/etcd" go.etcd.io/etcd/server/v3
@@ -222,7 +222,7 @@ build_helm() {
   local major="$1" out="$2" ldflags="$3" var="HELM${1}_VERSION" version minor start assumed
   version="${!var}"
   minor="$(helm_client_go_minor "$major")"
-  log "building helm $version (about 1-2 min on 2 cores)..."
+  log "building helm $version (cold: 1-5 min on 2 cores, with its downloads)..."
   start=$SECONDS
   heartbeat_start "helm$major"
   run_child env -C "$CACHE" GOBIN="$out" GOFLAGS=-buildvcs=false go install -trimpath -ldflags "$ldflags" "helm.sh/helm/v$major/cmd/helm@$version"
@@ -267,7 +267,7 @@ build_rollouts() {
   BUILT_WITH="$toolchain"
   log "downloading Go modules for argo-rollouts $ROLLOUTS_VERSION with $toolchain (verified against the committed go.sum)..."
   run_child env GOTOOLCHAIN="$toolchain" go -C "$ROLLOUTS_MODULE" mod download
-  log "building rollouts-controller $ROLLOUTS_VERSION (about 4 min cold on 2 cores)..."
+  log "building rollouts-controller $ROLLOUTS_VERSION (cold: 4-14 min on 2 cores)..."
   start=$SECONDS
   heartbeat_start rollouts-controller
   run_child env GOTOOLCHAIN="$toolchain" go -C "$ROLLOUTS_MODULE" build -trimpath \
