@@ -6,7 +6,7 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { OPTION_LIST } from '../../src/config/options.js';
-import { BUILTIN_NETWORK, parseDefaults } from '../../src/config/defaults.js';
+import { BUILTIN_NETWORK, DEFAULTS_DOCUMENT_KEYS, parseDefaults } from '../../src/config/defaults.js';
 import { repoPath } from '../helpers/paths.js';
 import { type K8sObject, helmOrSkip, parseManifests, runHelm } from '../helpers/helm.js';
 
@@ -483,7 +483,7 @@ test('values.schema.json: draft-07, closed at the top, and its defaults block li
   assert.deepEqual(Object.keys(schema.properties).sort(), Object.keys(values).sort(), 'every value has a schema entry and vice versa');
   const d = schema.properties.defaults;
   assert.equal(d.additionalProperties, false);
-  assert.deepEqual(Object.keys(d.properties).sort(), [...OPTION_LIST.map((o) => o.key), 'invalidAnnotations', 'network'].sort());
+  assert.deepEqual(Object.keys(d.properties).sort(), [...OPTION_LIST.map((o) => o.key), ...DEFAULTS_DOCUMENT_KEYS].sort());
   assert.deepEqual(Object.keys(d.properties.network.properties).sort(), Object.keys(BUILTIN_NETWORK).sort());
   assert.deepEqual(d.properties.invalidAnnotations.enum, ['deny', 'warn']);
   assert.deepEqual(d.properties.jumpHook.enum, ['OUTPUT', 'PREROUTING']);
