@@ -2,11 +2,12 @@
 // the workload asked to be injected for is said out loud (warning and Event), because a workload that runs without
 // the routing it asked for must never be silent.
 import { type Defaults, formatFieldError } from '../config/index.js';
+import { SYSTEM_NAMESPACES } from '../kube/namespaces.js';
 import type { ObjectRef } from '../kube/objects.js';
 import { type MutationOutcome, eventTarget, skipped, skippedLoudly } from './outcome.js';
 import type { Subject } from './subject.js';
 
-export const SYSTEM_NAMESPACES: ReadonlySet<string> = new Set(['kube-system', 'kube-public', 'kube-node-lease']);
+export { SYSTEM_NAMESPACES };
 
 export interface SkipPolicyContext {
   defaults: Defaults;
