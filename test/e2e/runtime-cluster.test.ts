@@ -77,8 +77,9 @@ const MINIMAL_ROLE = {
   kind: 'Role',
   metadata: { name: 'ghostwire-minimal', namespace: NS },
   rules: [
-    { apiGroups: [''], resources: ['services'], verbs: ['list'] },
+    { apiGroups: [''], resources: ['services'], verbs: ['list', 'watch'] },
     { apiGroups: [''], resources: ['pods'], verbs: ['get', 'watch'], resourceNames: [POD] },
+    { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
   ],
 };
 const MINIMAL_BINDING = {

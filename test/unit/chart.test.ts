@@ -331,12 +331,14 @@ test('RBAC: minimal and without wildcards (webhook, injected pods, shadow contro
     assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: FULLNAME, namespace: NS }]);
   }
 
-  // Injected pods: list/watch Services, get/watch Pods, in their namespace only, for the named ServiceAccounts.
+  // Injected pods: list/watch Services, get/watch Pods, Events on their own Pod, in their namespace only, for the
+  // named ServiceAccounts.
   const injected = all(objects, 'Role').find((r) => r.metadata.name === `${FULLNAME}-injected`);
   assert.equal(injected?.metadata.namespace, 'shop');
-  assert.deepEqual(verbsOf(injected!, '', 'services'), ['list']);
+  assert.deepEqual(verbsOf(injected!, '', 'services'), ['list', 'watch']);
   assert.deepEqual(verbsOf(injected!, '', 'pods'), ['get', 'watch']);
-  assert.equal(injected!.rules.length, 2);
+  assert.deepEqual(verbsOf(injected!, '', 'events'), ['create', 'patch']);
+  assert.equal(injected!.rules.length, 3);
   const injectedBinding = all(objects, 'RoleBinding').find((r) => r.metadata.name === `${FULLNAME}-injected`);
   assert.deepEqual(injectedBinding?.subjects, [{ kind: 'ServiceAccount', name: 'orders-web', namespace: 'shop' }]);
 

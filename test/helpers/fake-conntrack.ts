@@ -1,0 +1,50 @@
+// An in-memory connection-tracking table behind the ConntrackExecutor interface: entries printed the way
+// `conntrack -L -o extended` prints them, deletions applied the way `conntrack -D` filters them.
+import type { Family } from '../../src/net/address.js';
+import type { ConntrackExecutor } from '../../src/runtime/conntrack/executor.js';
+import type { ResetFilter } from '../../src/runtime/conntrack/entries.js';
+
+export interface FakeEntry {
+  family: Family;
+  protocol: 'tcp' | 'udp';
+  src: string;
+  dst: string;
+  sport: number;
+  dport: number;
+  /** Where the reply comes from: dst when not NATed, the DNAT target otherwise. */
+  replySrc: string;
+}
+
+export interface FakeConntrack extends ConntrackExecutor {
+  entries: FakeEntry[];
+  resets: ResetFilter[];
+  lists: number;
+  /** Make the next calls fail (a missing binary). */
+  fail: boolean;
+}
+
+export function fakeConntrack(entries: FakeEntry[] = []): FakeConntrack {
+  const ct: FakeConntrack = {
+    entries,
+    resets: [],
+    lists: 0,
+    fail: false,
+    async list(family) {
+      ct.lists++;
+      if (ct.fail) throw new Error('conntrack not found in PATH (test)');
+      return ct.entries
+        .filter((e) => e.family === family)
+        .map((e) => `${e.family === 4 ? 'ipv4' : 'ipv6'}     ${e.family === 4 ? 2 : 10} ${e.protocol}      ${e.protocol === 'tcp' ? 6 : 17} 431999 ${e.protocol === 'tcp' ? 'ESTABLISHED ' : ''}src=${e.src} dst=${e.dst} sport=${e.sport} dport=${e.dport} src=${e.replySrc} dst=${e.src} sport=${e.dport} dport=${e.sport} [ASSURED] mark=0 use=1`)
+        .join('\n');
+    },
+    async reset(f) {
+      if (ct.fail) throw new Error('conntrack not found in PATH (test)');
+      ct.resets.push(f);
+      const match = (e: FakeEntry) => e.family === f.family && e.protocol === f.protocol && e.dst === f.origDst && e.dport === f.dport && e.replySrc === f.replySrc;
+      const n = ct.entries.filter(match).length;
+      ct.entries = ct.entries.filter((e) => !match(e));
+      return n;
+    },
+  };
+  return ct;
+}
