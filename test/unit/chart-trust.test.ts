@@ -149,7 +149,7 @@ test('shadow controller RBAC: Roles only in opted-in namespaces, namespace label
   assert.ok(!one(open, 'Deployment', SA).spec.template.spec.containers[0].args.some((a: string) => a.startsWith('--opt-in-label')));
 });
 
-test('NetworkPolicy: off by default; on, port 8443 only from the API server CIDRs and the metrics namespaces, and nothing into the shadow controller', (t) => {
+test('NetworkPolicy: off by default; on, port 8443 only from the API server CIDRs and the metrics namespaces, and only metrics scrapes into the shadow controller', (t) => {
   const helm = helmOrSkip(t);
   if (!helm) return;
   assert.equal(all(ok(helm, ['shadow.enabled=true', ...SHOP]), 'NetworkPolicy').length, 0);
@@ -168,9 +168,13 @@ test('NetworkPolicy: off by default; on, port 8443 only from the API server CIDR
   const shadow = one(objects, 'NetworkPolicy', `${FULLNAME}-shadow`, NS);
   assert.ok(matches(shadow.spec.podSelector.matchLabels, shadowPods) && !matches(shadow.spec.podSelector.matchLabels, webhookPods));
   assert.deepEqual(shadow.spec.policyTypes, ['Ingress']);
-  assert.equal(shadow.spec.ingress, undefined, 'no ingress rule: nothing may connect');
-  const noMetrics = one(ok(helm, ['networkPolicy.enabled=true', 'networkPolicy.apiServerCIDRs={10.0.0.0/28}', 'networkPolicy.metricsNamespaces=null']), 'NetworkPolicy', FULLNAME);
-  assert.equal(noMetrics.spec.ingress.length, 1);
+  // Its metrics port by name (the one its PodMonitor scrapes), from the metrics namespaces only.
+  assert.deepEqual(shadow.spec.ingress, [
+    { from: [{ namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: ['monitoring'] }] } }], ports: [{ protocol: 'TCP', port: 'metrics' }] },
+  ]);
+  const quiet = ok(helm, ['networkPolicy.enabled=true', 'networkPolicy.apiServerCIDRs={10.0.0.0/28}', 'networkPolicy.metricsNamespaces=null', 'shadow.enabled=true', ...SHOP]);
+  assert.equal(one(quiet, 'NetworkPolicy', FULLNAME).spec.ingress.length, 1);
+  assert.equal(one(quiet, 'NetworkPolicy', `${FULLNAME}-shadow`).spec.ingress, undefined, 'no metrics namespaces: nothing may connect');
   for (const bad of ['networkPolicy.apiServerCIDRs={10.0.0.0}', 'networkPolicy.apiServerCIDRs={0.0.0.0/0; rm}', 'networkPolicy.metricsNamespaces={Monitoring}', 'defaults.allowedImages={a b}']) {
     fails(helm, ['networkPolicy.enabled=true', bad], /values don't meet the specifications of the schema/);
   }
