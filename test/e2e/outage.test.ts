@@ -75,7 +75,7 @@ test('Pods of an owner that was never injected (it predates the opt-in) are inje
   }, 1000);
 });
 
-test('webhook stopped: an injected Deployment scales to 3 and a deleted Pod is replaced; user writes of annotated workloads are refused', async () => {
+test('webhook stopped: an injected Deployment scales to 3 and a deleted Pod is replaced; user writes of annotated workloads are refused', async (t) => {
   await env.apply(deployment('victim', NS));
   const [pod0] = await waitPods(NS, 'victim', 1);
   assert.ok(injected(pod0));
@@ -84,15 +84,19 @@ test('webhook stopped: an injected Deployment scales to 3 and a deleted Pod is r
   assert.equal(code, 0, `the webhook exited cleanly (${ms} ms)`);
   // Scaling goes through the scale subresource; the Deployment controller then updates the ReplicaSet and the
   // ReplicaSet controller creates Pods: none of those writes may need the webhook.
+  const scaled = Date.now();
   await env.cp.kubectl(['-n', NS, 'scale', 'deploy', 'victim', '--replicas=3']);
   const three = await waitPods(NS, 'victim', 3);
+  t.diagnostic(`webhook down: scaled to 3 Pods in ${Date.now() - scaled} ms`);
   assert.ok(three.every(injected), 'Pods made while the webhook is down carry the injection of their template');
   const rs = (await env.getJson(['-n', NS, 'get', 'replicasets', '-l', 'app=victim'])).items;
   assert.equal(rs.length, 1);
   assert.equal(rs[0].spec.replicas, 3);
   const gone = three[0].metadata.name as string;
+  const deleted = Date.now();
   await env.cp.kubectl(['-n', NS, 'delete', 'pod', gone, '--wait=false']);
   const healed = await waitPods(NS, 'victim', 3, (pods) => !pods.some((p) => p.metadata.name === gone));
+  t.diagnostic(`webhook down: deleted Pod replaced in ${Date.now() - deleted} ms`);
   assert.ok(healed.every(injected));
   const failed = (await env.getJson(['-n', NS, 'get', 'events', '--field-selector', 'reason=FailedCreate'])).items;
   assert.deepEqual(failed.map((e: any) => e.message), [], 'no FailedCreate: nothing called the webhook');

@@ -106,7 +106,7 @@ async function chartShadowArgs(kubeconfig: string): Promise<string[]> {
   return [...args, '--kubeconfig', kubeconfig];
 }
 
-test('shadow controller under its own token with the chart\'s arguments: a shadow only where the namespace opted in, a clear status where it did not, nothing elsewhere; SIGTERM exits within 2 s', async () => {
+test('shadow controller under its own token with the chart\'s arguments: a shadow only where the namespace opted in, a clear status where it did not, nothing elsewhere; SIGTERM exits within 2 s', async (t) => {
   const kubeconfig = await env.kubeconfigFor(GW_NS, 'ghostwire-shadow');
   const controller = env.spawnGhostwire(await chartShadowArgs(kubeconfig));
   try {
@@ -134,12 +134,13 @@ test('shadow controller under its own token with the chart\'s arguments: a shado
     await waitFor('the shadow in other after its opt-in', 30_000, () => exists(shadowOf('other')));
   } finally {
     const { ms, code } = await controller.stop();
+    t.diagnostic(`shadow run (own token, --defaults-configmap) exited ${ms} ms after SIGTERM with code ${code}`);
     assert.equal(code, 0, controller.log().split('\n').slice(-20).join('\n'));
     assert.ok(ms < 2000, `shadow run --defaults-configmap exited ${ms} ms after SIGTERM (at most 2000)`);
   }
 });
 
-test('with credentials that allow everything, the controller still never acts in system namespaces or its own', async () => {
+test('with credentials that allow everything, the controller still never acts in system namespaces or its own', async (t) => {
   // Labels do not help either: the exclusions are not the opt-in.
   for (const ns of ['kube-system', GW_NS]) await env.cp.kubectl(['label', 'namespace', ns, OPT_IN, '--overwrite']);
   const controller = env.spawnGhostwire([
@@ -155,6 +156,7 @@ test('with credentials that allow everything, the controller still never acts in
     }
   } finally {
     const { ms, code } = await controller.stop();
+    t.diagnostic(`shadow run (admin, --defaults-configmap) exited ${ms} ms after SIGTERM with code ${code}`);
     assert.equal(code, 0);
     assert.ok(ms < 2000, `exited ${ms} ms after SIGTERM`);
   }
