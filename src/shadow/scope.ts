@@ -34,11 +34,9 @@ export function scopeVerdict(scope: ShadowScope, namespace: string, labels: Read
   if (excluded) return { inScope: false, loud: false, reason: excluded };
   const want = scope.optInLabel;
   if (want && labels?.[want.key] !== want.value) {
-    return {
-      inScope: false,
-      loud: true,
-      reason: `namespace ${namespace} has not opted in (label ${want.key}=${want.value} missing): ghostwire creates no shadow here`,
-    };
+    // A Namespace that could not be read counts as not opted in: the controller never acts on a guess.
+    const why = labels === undefined ? `its labels could not be read, so label ${want.key}=${want.value} is not known to be there` : `label ${want.key}=${want.value} missing`;
+    return { inScope: false, loud: true, reason: `namespace ${namespace} has not opted in (${why}): ghostwire creates no shadow here` };
   }
   return IN_SCOPE;
 }

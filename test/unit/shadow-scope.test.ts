@@ -23,12 +23,16 @@ test('verdicts: system, own and unlisted namespaces are refused quietly; a liste
     assert.equal(!v.inScope && v.loud, false, `${ns}: nothing is written there`);
   }
   assert.deepEqual(scopeVerdict(SCOPE, 'shop', LABELLED), { inScope: true });
-  const notOptedIn: Array<Record<string, string> | undefined> = [undefined, {}, { 'ghostwire.dev/injection': 'disabled' }];
+  const notOptedIn: Array<Record<string, string>> = [{}, { 'ghostwire.dev/injection': 'disabled' }];
   for (const labels of notOptedIn) {
     const v = scopeVerdict(SCOPE, 'pay', labels);
     assert.ok(!v.inScope && v.loud, JSON.stringify(labels));
     assert.match(v.reason, /namespace pay has not opted in \(label ghostwire\.dev\/injection=enabled missing\)/);
   }
+  // Never seen (missing, or its labels not readable): fail closed, and say that it is not known.
+  const unknown = scopeVerdict(SCOPE, 'pay', undefined);
+  assert.ok(!unknown.inScope && unknown.loud);
+  assert.match(unknown.reason, /namespace pay has not opted in \(its labels could not be read/);
   // Serving every namespace (development) keeps the exclusions; without an opt-in label any other namespace is in.
   const open: ShadowScope = { ownNamespace: 'ghostwire' };
   assert.equal(scopeVerdict(open, 'kube-system', undefined).inScope, false);
