@@ -505,8 +505,8 @@ test('when the API server ends every watch after 1 s, the watcher re-watches fro
   assert.equal(metricValue(m, 'ghostwire_jump_state{state="active"}'), 1);
 });
 
-test("the chart's injected-pod RBAC (helm template, bound to the namespace's service accounts) is enough for init, listing 509 Services in two pages", { skip, timeout: 30_000 }, async (t) => {
-  const rendered = await cp.helm(['template', 'gw', repoPath('charts', 'ghostwire'), '--namespace', 'ghostwire', '--set', `injectedNamespaces[0]=${NS}`, '--show-only', 'templates/injected-rbac.yaml']);
+test("the chart's injected-pod RBAC (helm template, bound to the named ServiceAccount) is enough for init, listing 509 Services in two pages", { skip, timeout: 30_000 }, async (t) => {
+  const rendered = await cp.helm(['template', 'gw', repoPath('charts', 'ghostwire'), '--namespace', 'ghostwire', '--set', `injectedNamespaces[0]=${NS}`, '--set', `injectedServiceAccounts={${SA}}`, '--show-only', 'templates/injected-rbac.yaml']);
   await cp.kubectl(['apply', '-f', '-'], { input: rendered.stdout });
   await cp.kubectl(['-n', NS, 'delete', 'rolebinding', 'ghostwire-minimal']);
   // Only the chart's Role grants reading other Pods (the minimal one names a single Pod), so this says its
