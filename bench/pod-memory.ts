@@ -1,27 +1,19 @@
-// What one injected pod costs its node, read from /proc: resident set (VmRSS), private memory (RssAnon: anonymous
-// pages no other process shares; smaps_rollup Private_Dirty says the same) and the resident peak (VmHWM). Most of
-// the resident set is the Node binary's file pages, which every container started from the same image layer shares:
-// the private figure is the per-pod cost. Also: how the bench starts the in-pod programs as a pod does, with the
-// in-cluster service-account credentials and the injected containers' NODE_OPTIONS.
+// What one injected pod costs its node over time (proc.ts reads one sample: RSS, private, anonymous): windows of
+// samples and the resident peak (VmHWM). Most of the resident set is the Node binary's file pages, which every
+// container started from the same image layer shares: the private figure is the per-pod cost. Also: how the bench
+// starts the in-pod programs as a pod does, with in-cluster service-account credentials and the NODE_OPTIONS the
+// injector sets.
 import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
+import { type Memory, formatMemory, memoryOf } from './proc.js';
 
-/** Megabytes (MiB). */
-export interface Memory {
-  rss: number;
-  private: number;
-  privateDirty: number;
-  peakRss: number;
-}
+export type Launch = (argv: string[]) => { cmd: string; args: string[] };
 
-const kb = (text: string, key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN) / 1024;
-
-export function readMemory(pid: number): Memory {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
-  return { rss: kb(status, 'VmRSS'), private: kb(status, 'RssAnon'), privateDirty: kb(rollup, 'Private_Dirty'), peakRss: kb(status, 'VmHWM') };
+/** VmHWM: the highest resident set size since the process started, MB. */
+export function peakRssOf(pid: number): number {
+  return Number(/^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
 }
 
 export interface Window {
@@ -38,20 +30,17 @@ export async function sampleWindow(pid: number, fromMs: number, toMs: number, ev
   await sleep(fromMs);
   const samples: Memory[] = [];
   while (Date.now() - start <= toMs) {
-    samples.push(readMemory(pid));
+    samples.push(memoryOf(pid));
     await sleep(everyMs);
   }
-  const pick = (f: (v: number[]) => number): Memory => {
-    const of = (k: keyof Memory) => f(samples.map((s) => s[k]));
-    return { rss: of('rss'), private: of('private'), privateDirty: of('privateDirty'), peakRss: of('peakRss') };
-  };
+  const pick = (f: (v: number[]) => number): Memory => ({ rss: f(samples.map((s) => s.rss)), private: f(samples.map((s) => s.private)), anon: f(samples.map((s) => s.anon)) });
   const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)] as number;
   return { median: pick(median), max: pick((v) => Math.max(...v)), samples: samples.length };
 }
 
 export const mb = (n: number): string => n.toFixed(1);
 export const fmtWindow = (w: Window): string =>
-  `private ${mb(w.median.private)} MB (Private_Dirty ${mb(w.median.privateDirty)}, max ${mb(w.max.private)}), RSS ${mb(w.median.rss)} MB (max ${mb(w.max.rss)}), ${w.samples} samples`;
+  `median ${formatMemory(w.median)}; max private ${mb(w.max.private)} MB, RSS ${mb(w.max.rss)} MB (${w.samples} samples)`;
 
 /**
  * The NODE_OPTIONS the injected containers get from the build under test (its inject/render.js), or none for a build
@@ -72,7 +61,7 @@ const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
  * else). Needs root, unshare and /var/run -> /run; otherwise undefined and the caller uses a kubeconfig (which also
  * loads the YAML parser, a few MB that a pod does not pay).
  */
-export function inClusterLauncher(dir: string, token: string, caPem: string): ((argv: string[]) => { cmd: string; args: string[] }) | undefined {
+export function inClusterLauncher(dir: string, token: string, caPem: string): Launch | undefined {
   const hasUnshare = spawnSync('sh', ['-c', 'command -v unshare'], { stdio: 'ignore' }).status === 0;
   if (!hasUnshare || process.getuid?.() !== 0 || realpathSync('/var/run') !== '/run') return undefined;
   const sa = join(dir, 'serviceaccount');

@@ -6,14 +6,14 @@
 // BENCH_CLI=/other/checkout/dist/src/cli.js measures another build's programs (say, the previous release on its
 // Node) with this harness, on the node that runs the bench.
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import type { ChildProcess } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { CLI } from '../test/helpers/paths.js';
 import { createNetns, iptablesBackend, runtimeSkipReason, NETNS_TOOL, type Netns } from '../test/helpers/netns.js';
 import { startKubeStub, svc, type KubeStub, type StubService } from '../test/helpers/kube-stub.js';
-import { fmtWindow, inClusterLauncher, injectedNodeOptions, mb, readMemory, sampleWindow } from './pod-memory.js';
+import { formatMemory, memoryOf, pct, summarize } from './proc.js';
+import { type Launch, fmtWindow, inClusterLauncher, injectedNodeOptions, mb, peakRssOf, sampleWindow } from './pod-memory.js';
+import { type WatcherProcess, lineTime, startWatcher } from './watcher-process.js';
 import { chainRestorePayload, dnatArgs, exclusionArgs, tokenize, type ChainSpec } from '../src/runtime/iptables/rules.js';
 
 const CHAIN = 'CANARY_DNAT';
@@ -87,13 +87,9 @@ async function programmingBench(): Promise<void> {
   }
 }
 
-function pct(values: number[], p: number): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] as number;
-}
-
 const BENCH_CLI = process.env.BENCH_CLI ?? CLI;
 const TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
+const TARGET = '(target: private <= 13.4 MB, the Node 20 watcher of issue 12)';
 
 /** One in-pod program run to completion in the netns: wall ms and, with /usr/bin/time, the resident peak in MB. */
 async function runOnce(ns: Netns, launch: Launch, argv: string[], env: NodeJS.ProcessEnv): Promise<{ ms: number; peakMb: number }> {
@@ -104,63 +100,46 @@ async function runOnce(ns: Netns, launch: Launch, argv: string[], env: NodeJS.Pr
   return { ms: r.ms, peakMb: m ? Number(m[1]) / 1024 : NaN };
 }
 
-type Launch = (argv: string[]) => { cmd: string; args: string[] };
+const bigServices = (): StubService[] =>
+  Array.from({ length: 1000 }, (_, i) => [svc(`big-${i}`, `10.99.${Math.floor(i / 250)}.${(i % 250) + 1}`, [8080]), svc(`big-${i}-preview`, `10.100.${Math.floor(i / 250)}.${(i % 250) + 1}`, [8080])]).flat();
 
 async function initBench(ns: Netns, launch: Launch, env: NodeJS.ProcessEnv, resolv: string[], stub: KubeStub, services: StubService[]): Promise<void> {
   console.log('\n[runtime] (3a) `ghostwire init` wall time (process start to exit, in the netns, API over the bridge)');
+  const init = () => runOnce(ns, launch, [process.execPath, BENCH_CLI, 'init', ...resolv], env);
   const small: Array<{ ms: number; peakMb: number }> = [];
-  for (let i = 0; i < 7; i++) small.push(await runOnce(ns, launch, [process.execPath, BENCH_CLI, 'init', ...resolv], env));
+  for (let i = 0; i < 7; i++) small.push(await init());
   const ms = small.map((x) => x.ms);
   console.log(`  100 pairs / 200 Services: median ${pct(ms, 50)} ms, min ${Math.min(...ms)} ms over 7 runs; resident peak ${mb(Math.max(...small.map((x) => x.peakMb)))} MB`);
-  const big: StubService[] = [];
-  for (let i = 0; i < 1000; i++) big.push(svc(`big-${i}`, `10.99.${Math.floor(i / 250)}.${(i % 250) + 1}`, [8080]), svc(`big-${i}-preview`, `10.100.${Math.floor(i / 250)}.${(i % 250) + 1}`, [8080]));
-  stub.services = [...services, ...big];
+  stub.services = [...services, ...bigServices()];
   const large: Array<{ ms: number; peakMb: number }> = [];
-  for (let i = 0; i < 3; i++) large.push(await runOnce(ns, launch, [process.execPath, BENCH_CLI, 'init', ...resolv], env));
+  for (let i = 0; i < 3; i++) large.push(await init());
   console.log(`  1100 pairs / 2200 Services: median ${pct(large.map((x) => x.ms), 50)} ms over 3 runs; resident peak ${mb(Math.max(...large.map((x) => x.peakMb)))} MB`);
   stub.services = services;
-  await runOnce(ns, launch, [process.execPath, BENCH_CLI, 'init', ...resolv], env);
+  await init();
 }
 
-/** Log lines of the watcher, awaited by message. */
-function logWaiter(child: ChildProcess): (re: RegExp, ms?: number) => Promise<Record<string, unknown>> {
-  const waiters: Array<{ re: RegExp; resolve: (l: Record<string, unknown>) => void }> = [];
-  createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-    const entry = JSON.parse(line) as Record<string, unknown> & { msg: string };
-    const i = waiters.findIndex((w) => w.re.test(entry.msg));
-    if (i !== -1) waiters.splice(i, 1)[0]?.resolve(entry);
-  });
-  return (re, ms = 10_000) =>
-    new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`no log line ${re} within ${ms} ms`)), ms);
-      waiters.push({ re, resolve: (l) => (clearTimeout(t), resolve(l)) });
-    });
-}
-
-async function flipBench(pid: number, stub: KubeStub, next: ReturnType<typeof logWaiter>): Promise<void> {
+async function flipBench(w: WatcherProcess, stub: KubeStub): Promise<void> {
   console.log('\n[runtime] (2) label flip -> jump latency, 60 flips (stub pushes MODIFIED; watcher measures event arrival -> iptables-restore done)');
   const internal: { on: number[]; off: number[] } = { on: [], off: [] };
   const e2e: number[] = [];
-  let peak = readMemory(pid);
+  let peak = memoryOf(w.pid);
   for (let i = 0; i < 60; i++) {
     const preview = i % 2 === 0;
-    const wait = next(preview ? /jump to CANARY_DNAT installed/ : /jump to CANARY_DNAT removed/);
+    const wait = w.next(preview ? /jump to CANARY_DNAT installed/ : /jump to CANARY_DNAT removed/);
     const sent = stub.setLabels({ role: preview ? 'preview' : 'active' });
     const line = await wait;
     (preview ? internal.on : internal.off).push(Number(line.latencyMs));
-    e2e.push(Date.parse(String(line.time)) - sent);
-    const now = readMemory(pid);
-    if (now.private > peak.private) peak = now;
+    e2e.push(lineTime(line) - sent);
+    const now = memoryOf(w.pid);
+    if (now.anon > peak.anon) peak = now;
     await new Promise((r) => setTimeout(r, 30));
   }
-  const fmt = (v: number[]) => `p50 ${pct(v, 50).toFixed(1)} ms  p99 ${pct(v, 99).toFixed(1)} ms  max ${Math.max(...v).toFixed(1)} ms  (n=${v.length})`;
-  console.log(`  jump present (preview): watcher ${fmt(internal.on)}`);
-  console.log(`  jump absent  (active):  watcher ${fmt(internal.off)}`);
-  console.log(`  all flips:              watcher ${fmt([...internal.on, ...internal.off])}   (target p99 < 300 ms)`);
-  console.log(`  all flips, stub write -> log line (ms clock): ${fmt(e2e)}`);
-  console.log(`  memory during the flips: private up to ${mb(peak.private)} MB, RSS ${mb(peak.rss)} MB`);
-  const after = await sampleWindow(pid, 10_000, 30_000);
-  console.log(`  after the flips, 10-30 s: ${fmtWindow(after)}   (target: private <= 13.4 MB, the Node 20 watcher's)`);
+  console.log(`  jump present (preview): watcher ${summarize(internal.on)}`);
+  console.log(`  jump absent  (active):  watcher ${summarize(internal.off)}`);
+  console.log(`  all flips:              watcher ${summarize([...internal.on, ...internal.off])}   (target p99 < 300 ms)`);
+  console.log(`  all flips, stub write -> log line (ms clock): ${summarize(e2e)}`);
+  console.log(`  during the flips, at most: ${formatMemory(peak)}`);
+  console.log(`  after the flips, 10-30 s: ${fmtWindow(await sampleWindow(w.pid, 10_000, 30_000))}   ${TARGET}`);
 }
 
 async function watcherBench(): Promise<void> {
@@ -186,39 +165,34 @@ async function watcherBench(): Promise<void> {
       GW_IPTABLES_DNAT_MAP: join(dir, 'dnat.map'),
     };
     const envFor = (o: string | undefined): NodeJS.ProcessEnv => (o ? { ...base, NODE_OPTIONS: o } : base);
-    console.log(`\n[runtime] in-pod programs: ${BENCH_CLI} on ${process.version}, credentials ${inCluster ? 'in-cluster (service-account files, as in a pod)' : 'from a kubeconfig (no unshare/root: also loads the YAML parser)'}`);
+    console.log(`\n[runtime] in-pod programs: ${BENCH_CLI} on ${process.version}, credentials ${inCluster ? 'in-cluster (service-account files, as in a pod)' : 'from a kubeconfig (no unshare or not root: also loads the YAML parser)'}`);
     console.log(`  NODE_OPTIONS as injected: init ${JSON.stringify(nodeOptions.init ?? '')}, watch ${JSON.stringify(nodeOptions.watch ?? '')}`);
     const resolv = ['--resolv-conf', join(dir, 'resolv.conf')];
     await initBench(ns, launch, envFor(nodeOptions.init), resolv, stub, services);
 
     // Watcher with default intervals (verify 5s, random watch timeout).
-    const { cmd, args } = launch([process.execPath, BENCH_CLI, 'watch', '--listen', '127.0.0.1:0', ...resolv]);
-    const child = ns.spawn(cmd, args, { env: envFor(nodeOptions.watch) });
-    const next = logWaiter(child);
+    const w = startWatcher(ns, ['--listen', '127.0.0.1:0', ...resolv], envFor(nodeOptions.watch), { cli: BENCH_CLI, launch });
     try {
-      await next(/^pod watch established$/);
-      const pid = child.pid as number;
+      await w.next(/^service watch established/);
       console.log('\n[runtime] (3b) idle watcher (default intervals: verify 5 s, watch timeout 300-600 s; 100 pairs)');
       const t0 = Date.now();
       const before = stub.requests.length;
-      const idle = await sampleWindow(pid, 10_000, 30_000);
+      const idle = await sampleWindow(w.pid, 10_000, 30_000);
       const during = stub.requests.slice(before).filter((q) => q.at >= t0);
-      console.log(`  10-30 s after start: ${fmtWindow(idle)}   (target: private <= 13.4 MB, the Node 20 watcher's)`);
-      console.log(`  API requests in 30 s with the watches open: ${during.length} (target 0 besides the open watches)`);
+      console.log(`  10-30 s after start: ${fmtWindow(idle)}   ${TARGET}`);
+      console.log(`  API requests in 30 s with ${stub.openWatches('all')} watches open (its Pod, the namespace's Services): ${during.length} (target 0 besides the open watches)`);
       const bare = ns.spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']);
       await new Promise((r) => setTimeout(r, 1500));
-      const b = readMemory(bare.pid as number);
-      console.log(`  reference: a bare \`node -e\` process: private ${mb(b.private)} MB, RSS ${mb(b.rss)} MB`);
+      console.log(`  reference, a bare \`node -e\` process: ${formatMemory(memoryOf(bare.pid as number))}`);
       bare.kill('SIGKILL');
-      await flipBench(pid, stub, next);
+      await flipBench(w, stub);
 
       console.log('\n[runtime] (3c) the namespace grows to 1100 pairs / 2200 Services (Service watch events), then idles');
-      stub.setServices([...services, ...Array.from({ length: 1000 }, (_, i) => [svc(`big-${i}`, `10.99.${Math.floor(i / 250)}.${(i % 250) + 1}`, [8080]), svc(`big-${i}-preview`, `10.100.${Math.floor(i / 250)}.${(i % 250) + 1}`, [8080])]).flat()]);
-      const large = await sampleWindow(pid, 10_000, 30_000);
-      console.log(`  10-30 s later: ${fmtWindow(large)}; resident peak since start (VmHWM) ${mb(readMemory(pid).peakRss)} MB`);
+      stub.setServices([...services, ...bigServices()]);
+      const large = await sampleWindow(w.pid, 10_000, 30_000);
+      console.log(`  10-30 s later: ${fmtWindow(large)}; resident peak since start (VmHWM) ${mb(peakRssOf(w.pid))} MB`);
     } finally {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
+      await w.stop();
     }
   } finally {
     await ns.destroy();

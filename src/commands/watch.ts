@@ -1,6 +1,7 @@
 // ghostwire watch: the injected sidecar's command (see runtime/watcher/). Cheap imports only: it runs in every
 // injected pod for the pod's lifetime.
 import { unlink } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type http from 'node:http';
 // env.js and errors.js, not the config/index.js barrel, whose defaults parser loads the YAML library (~4 MB per pod).
 import { configFromEnv } from '../config/env.js';
@@ -10,7 +11,8 @@ import { createLogger, type Logger } from '../log.js';
 import { LiteClient } from '../k8s/lite/client.js';
 import { loadAccess } from '../k8s/lite/credentials.js';
 import { VERSION } from '../version.js';
-import { createConntrackExecutor } from '../runtime/conntrack/executor.js';
+import { createConntrackExecutor } from '../runtime/connections/conntrack.js';
+import { createSocketCloser } from '../runtime/connections/sockets.js';
 import { createExecutor } from '../runtime/iptables/executor.js';
 import { readResolvConf } from '../runtime/program.js';
 import { DEFAULT_RESOLV_CONF } from '../runtime/exclusions.js';
@@ -102,7 +104,9 @@ export async function run(argv: string[]): Promise<number> {
       config: { ...config, podName: config.podName as string },
       api: client,
       executor: createExecutor(),
-      conntrack: createConntrackExecutor(),
+      // The batch file goes next to the map: the shared volume is the one place the watcher may write.
+      conntrack: createConntrackExecutor({ scratchDir: dirname(config.dnatMapPath) }),
+      sockets: createSocketCloser(),
       log,
       metrics,
       verifyIntervalMs: flags.verifyIntervalMs,

@@ -14,13 +14,14 @@ import type { RuntimeEnvConfig } from '../../config/index.js';
 import type { ServiceObject } from '../../k8s/lite/objects.js';
 import type { Logger } from '../../log.js';
 import type { Family } from '../../net/address.js';
-import type { ConntrackExecutor } from '../conntrack/executor.js';
+import type { ConntrackExecutor } from '../connections/conntrack.js';
+import type { SocketCloser } from '../connections/sockets.js';
 import { type DnatMap, chainSpecs, formatDnatMap, writeFileAtomic } from '../dnat-map.js';
 import type { IptablesExecutor } from '../iptables/executor.js';
 import { type ChainSpec, type ChainState, parseSave, reconcilePlan } from '../iptables/rules.js';
 import { type MapChange, describeMapChange, diffMaps, mapContentKey } from '../map-diff.js';
 import { type ServiceSource as ListServices, discover, planFromServices } from '../program.js';
-import { type Route, changedRoutes, desiredRouting, routesOf, savedRouting } from '../routes.js';
+import { type Reroute, type Route, changedRoutes, desiredRouting, routesOf, savedRouting } from '../routes.js';
 import { resetConnections } from './connection-reset.js';
 import type { ReprogramCause, WatcherMetrics } from './metrics.js';
 import { loadInitialMap } from './initial-map.js';
@@ -33,6 +34,7 @@ export interface RouteKeeperOptions {
   nameservers: readonly string[];
   executor: IptablesExecutor;
   conntrack: ConntrackExecutor;
+  sockets: SocketCloser;
   log: Logger;
   metrics: WatcherMetrics;
   resolvConfPath: string;
@@ -56,7 +58,7 @@ interface FamilyOutcome {
   changedChain: boolean;
   changedJump: boolean;
   drifted: boolean;
-  rerouted: Route[];
+  rerouted: Reroute[];
   /** Every destination's route as it is now (for a full connection check). */
   routes: Route[];
 }
@@ -222,7 +224,7 @@ export class RouteKeeper {
     this.verified = true;
     await this.writeMap(map);
     this.account(outcomes, want, roleArrival);
-    await this.resetIfNeeded(outcomes, want);
+    await this.resetIfNeeded(outcomes);
     if (this.o.watchesHealthy()) metrics.lastSync.set(Date.now() / 1000);
   }
 
@@ -288,8 +290,9 @@ export class RouteKeeper {
         log.warn({ family: o.family, state: o.state }, `chain ${config.natChain} was ${o.state} (IPv${o.family}); rebuilt from the desired state`);
       }
       const change = this.lastChange ?? { added: [], removed: [], rewritten: [] };
-      if (cause === 'services' && this.changeArrival !== undefined) metrics.serviceLatency.observe(Number(process.hrtime.bigint() - this.changeArrival) / 1e9);
-      if (cause !== 'repair') log.info({ cause, added: change.added.length, removed: change.removed.length, rewritten: change.rewritten.length }, `rules reprogrammed (${cause}): ${describeMapChange(change)}`);
+      const ms = cause === 'services' && this.changeArrival !== undefined ? Number(process.hrtime.bigint() - this.changeArrival) / 1e6 : undefined;
+      if (ms !== undefined) metrics.serviceLatency.observe(ms / 1000);
+      if (cause !== 'repair') log.info({ cause, added: change.added.length, removed: change.removed.length, rewritten: change.rewritten.length, latencyMs: ms === undefined ? null : Math.round(ms * 100) / 100 }, `rules reprogrammed (${cause}): ${describeMapChange(change)}`);
       this.o.report?.reprogram?.(cause, change);
     }
     this.changeArrival = undefined;
@@ -309,20 +312,20 @@ export class RouteKeeper {
   }
 
   /** With flipConnections=reset: connections whose route changed (or a reset owed from a failed attempt). */
-  private async resetIfNeeded(outcomes: ReadonlyArray<FamilyOutcome & { family: Family }>, want: boolean | undefined): Promise<void> {
+  private async resetIfNeeded(outcomes: ReadonlyArray<FamilyOutcome & { family: Family }>): Promise<void> {
     if (this.o.config.flipConnections !== 'reset') return;
-    const rerouted = outcomes.some((o) => o.rerouted.length > 0);
-    if (!rerouted && !this.resetOwed) return;
-    const trigger = outcomes.some((o) => o.changedJump) || want !== this.appliedJump ? 'role' : 'services';
+    const rerouted = outcomes.flatMap((o) => o.rerouted);
+    if (rerouted.length === 0 && !this.resetOwed) return;
+    const trigger = outcomes.some((o) => o.changedJump) ? 'role' : 'services';
     const routes = new Map<Family, Route[]>(outcomes.map((o) => [o.family, [...o.routes, ...o.rerouted]]));
-    const deleted = await resetConnections(this.o, routes);
-    this.resetOwed = deleted === undefined;
-    if (deleted === undefined) return;
-    this.o.metrics.conntrackResets.inc({ trigger }, deleted);
-    if (deleted > 0) this.o.report?.reset?.(trigger, deleted);
+    const outcome = await resetConnections(this.o, routes, rerouted, () => this.pending.verify || this.pending.refresh || (this.pending.services && !this.debounce));
+    this.resetOwed = outcome === undefined || !outcome.clean;
+    if (outcome === undefined) return;
+    this.o.metrics.conntrackResets.inc({ trigger }, outcome.deleted);
+    this.o.metrics.socketsClosed.inc({ trigger }, outcome.closed);
+    if (outcome.deleted > 0) this.o.report?.reset?.(trigger, outcome.deleted);
   }
 }
-
 
 /** inode, size and mtime of a file ("" when it does not exist): enough to notice that someone else wrote it. */
 async function fileIdentity(path: string): Promise<string> {
