@@ -130,8 +130,7 @@ export async function run(argv: string[]): Promise<number> {
     );
     watcher.start();
     // With --expose-gc (the injected containers' NODE_OPTIONS): give the heap back after bursts, see heap-trim.ts.
-    // Slack 2 MiB: the young generation alone swings by up to 1.75 MB, which a GC would give back only to regrow.
-    const heapTrim = startHeapTrim({ intervalMs: 5_000, slackBytes: 2 << 20, onTrim: (t) => log.debug({ beforeBytes: t.beforeBytes, afterBytes: t.afterBytes, ms: Math.round(t.ms) }, 'heap trimmed') });
+    const heapTrim = startHeapTrim({ intervalMs: 5_000, slackBytes: 1 << 20, onTrim: (t) => log.debug({ beforeBytes: t.beforeBytes, afterBytes: t.afterBytes, ms: Math.round(t.ms) }, 'heap trimmed') });
     const signal = await stopSignal;
     log.info(`${signal}: stopping (the jump is left as it is)`);
     heapTrim.stop();
