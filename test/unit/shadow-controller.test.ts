@@ -196,9 +196,9 @@ test('readiness rules: terminating pods, old ReplicaSets, missing endpoints and 
   api.pods[0]!.metadata!.labels!['pod-template-hash'] = 'h2';
 
   // Endpoint not ready / absent.
-  api.endpointSlices[0]!.endpoints[0]!.conditions = { ready: false };
+  api.endpointSlices[0]!.endpoints![0]!.conditions = { ready: false };
   assert.match(check().waitingFor.join(), /ready endpoint of Service shadow-web/);
-  api.endpointSlices[0]!.endpoints[0]!.conditions = { ready: true };
+  api.endpointSlices[0]!.endpoints![0]!.conditions = { ready: true };
 
   // Deployment not Available / status for an older generation.
   (deployment as { status: { conditions: unknown[]; observedGeneration: number } }).status.conditions = [{ type: 'Available', status: 'False' }];
