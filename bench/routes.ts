@@ -11,6 +11,7 @@ import { CLI, repoPath } from '../test/helpers/paths.js';
 import { createNetns, runtimeSkipReason, waitForLine, type Netns } from '../test/helpers/netns.js';
 import { type KubeStub, type StubService, startKubeStub, svc } from '../test/helpers/kube-stub.js';
 import { summarize } from './proc.js';
+import { injectedNodeOptions } from './pod-memory.js';
 import { type WatcherProcess, lineTime, startWatcher } from './watcher-process.js';
 
 const TRAFFIC_TOOL = repoPath('dist', 'test', 'helpers', 'traffic-tool.js');
@@ -158,6 +159,9 @@ export async function runRoutesBench(): Promise<void> {
       GW_IPTABLES_DNAT_MAP: mapPath,
     };
     const resolv = ['--resolv-conf', join(dir, 'resolv.conf')];
+    // The programs run with the NODE_OPTIONS the injector gives them (the watcher is --jitless).
+    const nodeOptions = await injectedNodeOptions(CLI);
+    const withOptions = (o: string | undefined) => (o ? { ...env, NODE_OPTIONS: o } : env);
     traffic = ns.spawn(process.execPath, [TRAFFIC_TOOL]);
     await waitForLine(traffic, 'ready');
     const answers: Answer[] = [];
@@ -166,9 +170,9 @@ export async function runRoutesBench(): Promise<void> {
     send({ op: 'serve', ip: activeIP(0), ports: [{ port: 8080, protocol: 'TCP' }], name: 'svc-0' });
     send({ op: 'serve', ip: previewIP(0), ports: [{ port: 8080, protocol: 'TCP' }], name: 'svc-0-preview' });
 
-    const init = await ns.exec(process.execPath, [CLI, 'init', ...resolv], { env, timeoutMs: 60_000 });
+    const init = await ns.exec(process.execPath, [CLI, 'init', ...resolv], { env: withOptions(nodeOptions.init), timeoutMs: 60_000 });
     if (init.code !== 0) throw new Error(`init failed: ${init.stdout}${init.stderr}`);
-    w = startWatcher(ns, ['--listen', '127.0.0.1:0', ...resolv], env);
+    w = startWatcher(ns, ['--listen', '127.0.0.1:0', ...resolv], withOptions(nodeOptions.watch));
     await w.next(/^service watch established/);
     send({ op: 'pool', dest: 'svc-0', ip: activeIP(0), port: 8080, connections: CONNECTIONS, every: 50 });
     const started = Date.now();

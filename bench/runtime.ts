@@ -91,14 +91,24 @@ const BENCH_CLI = process.env.BENCH_CLI ?? CLI;
 const TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
 const TARGET = '(target: private <= 13.4 MB, the Node 20 watcher of issue 12)';
 
-/** One in-pod program run to completion in the netns: wall ms and, with /usr/bin/time, the resident peak in MB. */
-async function runOnce(ns: Netns, launch: Launch, argv: string[], env: NodeJS.ProcessEnv): Promise<{ ms: number; peakMb: number }> {
-  const { cmd, args } = launch(TIME ? [TIME, '-f', 'gw-maxrss %M', ...argv] : argv);
+interface Run {
+  ms: number;
+  /** User + system CPU, ms (with /usr/bin/time): steadier than wall time on a busy machine. */
+  cpuMs: number;
+  peakMb: number;
+}
+
+/** One in-pod program run to completion in the netns: wall time and, with /usr/bin/time, CPU and resident peak. */
+async function runOnce(ns: Netns, launch: Launch, argv: string[], env: NodeJS.ProcessEnv): Promise<Run> {
+  const { cmd, args } = launch(TIME ? [TIME, '-f', 'gw-time %M %U %S', ...argv] : argv);
   const r = await ns.exec(cmd, args, { env, timeoutMs: 60_000 });
   if (r.code !== 0) throw new Error(`${argv.join(' ')} failed: ${r.stdout}${r.stderr}`);
-  const m = /gw-maxrss (\d+)/.exec(r.stderr);
-  return { ms: r.ms, peakMb: m ? Number(m[1]) / 1024 : NaN };
+  const m = /gw-time (\d+) ([\d.]+) ([\d.]+)/.exec(r.stderr);
+  return { ms: r.ms, cpuMs: m ? (Number(m[2]) + Number(m[3])) * 1000 : NaN, peakMb: m ? Number(m[1]) / 1024 : NaN };
 }
+
+const fmtRuns = (runs: Run[]): string =>
+  `median ${pct(runs.map((x) => x.ms), 50)} ms (min ${Math.min(...runs.map((x) => x.ms))}), CPU median ${Math.round(pct(runs.map((x) => x.cpuMs), 50))} ms, resident peak ${mb(Math.max(...runs.map((x) => x.peakMb)))} MB over ${runs.length} runs`;
 
 const bigServices = (): StubService[] =>
   Array.from({ length: 1000 }, (_, i) => [svc(`big-${i}`, `10.99.${Math.floor(i / 250)}.${(i % 250) + 1}`, [8080]), svc(`big-${i}-preview`, `10.100.${Math.floor(i / 250)}.${(i % 250) + 1}`, [8080])]).flat();
@@ -106,14 +116,13 @@ const bigServices = (): StubService[] =>
 async function initBench(ns: Netns, launch: Launch, env: NodeJS.ProcessEnv, resolv: string[], stub: KubeStub, services: StubService[]): Promise<void> {
   console.log('\n[runtime] (3a) `ghostwire init` wall time (process start to exit, in the netns, API over the bridge)');
   const init = () => runOnce(ns, launch, [process.execPath, BENCH_CLI, 'init', ...resolv], env);
-  const small: Array<{ ms: number; peakMb: number }> = [];
-  for (let i = 0; i < 7; i++) small.push(await init());
-  const ms = small.map((x) => x.ms);
-  console.log(`  100 pairs / 200 Services: median ${pct(ms, 50)} ms, min ${Math.min(...ms)} ms over 7 runs; resident peak ${mb(Math.max(...small.map((x) => x.peakMb)))} MB`);
+  const small: Run[] = [];
+  for (let i = 0; i < 9; i++) small.push(await init());
+  console.log(`  100 pairs / 200 Services: ${fmtRuns(small)}`);
   stub.services = [...services, ...bigServices()];
-  const large: Array<{ ms: number; peakMb: number }> = [];
+  const large: Run[] = [];
   for (let i = 0; i < 3; i++) large.push(await init());
-  console.log(`  1100 pairs / 2200 Services: median ${pct(large.map((x) => x.ms), 50)} ms over 3 runs; resident peak ${mb(Math.max(...large.map((x) => x.peakMb)))} MB`);
+  console.log(`  1100 pairs / 2200 Services: ${fmtRuns(large)}`);
   stub.services = services;
   await init();
 }
