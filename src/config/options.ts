@@ -158,10 +158,10 @@ export const OPTIONS = [
     description: 'CPU request of each injected container' }),
   option({ field: 'cpuLimit', key: 'cpuLimit', group: 'resources', default: '200m', parse: parseQuantity, format: str,
     description: 'CPU limit of each injected container' }),
-  // Sized from `npm run bench pods` on Node 24 (README "Performance"): the watcher's private memory is about 15 MB idle
-  // and at most about 23 MB during a burst of flips; the request is 32Mi, twice the idle figure. The Node binary's
+  // Sized from `npm run bench pods` on Node 24 (README "Performance"): the watcher's private memory is about 16 MB idle
+  // and at most about 26 MB during a burst of flips; the request is 32Mi, twice the idle figure. The Node binary's
   // ~45 MB of file pages are shared by every container of the same image on a node, not paid per pod. The limit
-  // stays 128Mi, 1.4x the highest resident peak measured with every page counted (init programming 1100 pairs).
+  // stays 128Mi, about 1.4x the highest resident peak with every page counted (init programming 1100 pairs, ~95 MB).
   option({ field: 'memoryRequest', key: 'memoryRequest', group: 'resources', default: '32Mi', parse: parseQuantity, format: str,
     description: 'Memory request of each injected container' }),
   option({ field: 'memoryLimit', key: 'memoryLimit', group: 'resources', default: '128Mi', parse: parseQuantity, format: str,
