@@ -3,7 +3,7 @@
 // the pod's network namespace keep asking "who are you?" over long-lived TCP connections, new TCP connections and a
 // UDP flow per destination. An oracle (test/helpers/route-oracle.ts) computes for every answer which backend should
 // have answered once the last change settled (300 ms after a flip, 1 s after a Service change); any other answer
-// fails the test, with the seed to reproduce it (GW_SEED=<seed>).
+// fails the test, with the seed to reproduce it (ROUTE_TRUTH_SEED=<seed>).
 //
 //   control plane  etcd + kube-apiserver (test/e2e/harness.ts). Services get their ClusterIPs from the API server.
 //   pod            a bare Pod (no kubelet) whose role label the test flips; init and the watcher run in a network
@@ -147,8 +147,8 @@ after(async () => {
 });
 
 test('route truth: every answer after a change settled comes from the backend the role and the current Services say', { skip, timeout: 240_000 }, async (t) => {
-  const seed = Number(process.env.GW_SEED ?? Math.floor(Math.random() * 2 ** 31));
-  t.diagnostic(`seed ${seed} (reproduce with GW_SEED=${seed})`);
+  const seed = Number(process.env.ROUTE_TRUTH_SEED ?? Math.floor(Math.random() * 2 ** 31));
+  t.diagnostic(`seed ${seed} (reproduce with ROUTE_TRUTH_SEED=${seed})`);
   const rand = prng(seed);
   const world = new World();
   for (const base of BASES) world.actives.set(base, await createService(base, PORTS));
@@ -182,7 +182,7 @@ test('route truth: every answer after a change settled comes from the backend th
   await new Promise((r) => setTimeout(r, 300));
 
   const verdict = judge(initial, changes, answers.filter((a) => a.t < stoppedAt));
-  if (process.env.GW_ROUTE_TRUTH_DUMP) writeFileSync(process.env.GW_ROUTE_TRUTH_DUMP, JSON.stringify({ started, changes: changes.map((c) => ({ t: c.t - started, what: c.what })), violations: verdict.violations.map((v) => ({ ...v, t: v.t - started })), answers: answers.map((a) => ({ ...a, t: a.t - started })), watcherLog: watcher.log() }));
+  if (process.env.ROUTE_TRUTH_DUMP) writeFileSync(process.env.ROUTE_TRUTH_DUMP, JSON.stringify({ started, changes: changes.map((c) => ({ t: c.t - started, what: c.what })), violations: verdict.violations.map((v) => ({ ...v, t: v.t - started })), answers: answers.map((a) => ({ ...a, t: a.t - started })), watcherLog: watcher.log() }));
   const flips = changes.filter((c) => c.kind === 'flip').length;
   t.diagnostic(`${changes.length} changes (${flips} flips, ${changes.length - flips} Service changes) in ${Math.round((Date.now() - started) / 1000)} s; ${answers.length} answers, ${verdict.checked} checked after their change settled, ${verdict.unsettled} within a settle bound`);
   t.diagnostic(`changes: ${changes.map((c) => c.what).join('; ')}`);
