@@ -3,23 +3,17 @@
 // (test/helpers/traffic-tool.ts) serves ClusterIP-like addresses on its lo and runs clients whose answers are
 // collected.
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { stringify } from 'yaml';
 import { CLI, repoPath } from '../helpers/paths.js';
-import { createNetns, runtimeSkipReason, waitForLine, type Netns } from '../helpers/netns.js';
+import { createNetns, waitForLine, type Netns } from '../helpers/netns.js';
 import type { Answer } from '../helpers/route-oracle.js';
 import { type ControlPlane, waitFor } from './harness.js';
 
 const TRAFFIC_TOOL = repoPath('dist', 'test', 'helpers', 'traffic-tool.js');
-
-/** Why route tests cannot run here (they need root, iptables and conntrack), or undefined. */
-export function routeSkipReason(): string | undefined {
-  const conntrack = ['/usr/sbin/conntrack', '/sbin/conntrack', '/usr/bin/conntrack'].some((p) => existsSync(p));
-  return runtimeSkipReason() ?? (conntrack ? undefined : 'conntrack not in PATH (apt-get install -y conntrack)');
-}
 
 export interface PortSpec {
   port: number;

@@ -11,7 +11,8 @@ import https from 'node:https';
 import { stringify } from 'yaml';
 import { type Answer, type WorldState, judge } from '../helpers/route-oracle.js';
 import { type ControlPlane, type RolloutsController, startControlPlane, startRollouts, waitFor } from './harness.js';
-import { type PodNetns, type PortSpec, grantInjectedRbac, routeSkipReason, startPodNetns } from './pod-netns.js';
+import { routeSkipReason } from '../helpers/netns.js';
+import { type PodNetns, type PortSpec, grantInjectedRbac, startPodNetns } from './pod-netns.js';
 
 const skip = routeSkipReason();
 if (skip) console.log(`# route-truth-rollouts skipped: ${skip}`);

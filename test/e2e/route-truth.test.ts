@@ -18,7 +18,8 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { type Answer, type Change, type Preview, type WorldState, judge, prng } from '../helpers/route-oracle.js';
 import { type ControlPlane, startControlPlane, waitFor } from './harness.js';
-import { type PodNetns, grantInjectedRbac, routeSkipReason, startPodNetns } from './pod-netns.js';
+import { routeSkipReason } from '../helpers/netns.js';
+import { type PodNetns, grantInjectedRbac, startPodNetns } from './pod-netns.js';
 
 const skip = routeSkipReason();
 if (skip) console.log(`# route-truth skipped: ${skip}`);
