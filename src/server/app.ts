@@ -29,6 +29,8 @@ export interface AppOptions {
   recordEvent?: (intent: EventIntent) => void;
   /** Readiness beyond "not shutting down", e.g. the defaults informer has synced. */
   ready?: () => boolean;
+  /** Why the replica must not be ready even though ready() holds (e.g. its certificate expired); undefined: none. */
+  unreadyReason?: () => string | undefined;
   bodyLimit?: number;
 }
 
@@ -71,8 +73,9 @@ export function buildApp(opts: AppOptions): WebhookApp {
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
-    const ready = !draining && (opts.ready?.() ?? true);
-    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : draining ? 'draining' : 'not ready' });
+    const reason = draining ? undefined : opts.unreadyReason?.();
+    const ready = !draining && reason === undefined && (opts.ready?.() ?? true);
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : draining ? 'draining' : 'not ready', ...(reason ? { reason } : {}) });
   });
   app.get('/metrics', async (_req, reply) => {
     return reply.type(opts.metrics.registry.contentType).send(await opts.metrics.registry.metrics());
