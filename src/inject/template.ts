@@ -80,7 +80,12 @@ export function planSpec(spec: PodSpec, parts: DesiredParts | null, initFirst: b
 function keepInPlace<T>(items: readonly T[], isOwn: (item: T) => boolean, own: T): T[] {
   const at = items.findIndex(isOwn);
   if (at === -1) return [...items, own];
-  return items.flatMap((item, i) => (i === at ? [own] : isOwn(item) ? [] : [item]));
+  const out: T[] = [];
+  items.forEach((item, i) => {
+    if (i === at) out.push(own);
+    else if (!isOwn(item)) out.push(item);
+  });
+  return out;
 }
 
 /**
@@ -100,15 +105,21 @@ export function arrayOps<T>(path: string, current: readonly T[] | undefined, des
     desired.forEach((d, i) => {
       if (inCurrent.has(d)) lastKept = i;
     });
-    return desired.flatMap((item, index): PatchOp[] =>
-      inCurrent.has(item) ? [] : [{ op: 'add', path: index > lastKept ? `${path}/-` : `${path}/${index}`, value: item }],
-    );
+    const ops: PatchOp[] = [];
+    desired.forEach((item, index) => {
+      if (!inCurrent.has(item)) ops.push({ op: 'add', path: index > lastKept ? `${path}/-` : `${path}/${index}`, value: item });
+    });
+    return ops;
   }
   // Same positions, changed items (a new config): replace just those items.
   if (current.length === desired.length) {
     const sameShape = desired.every((d, i) => d === current[i] || (isNamed(d) && isNamed(current[i]) && d.name === (current[i] as { name: string }).name));
     if (sameShape) {
-      return desired.flatMap((d, i) => (d === current[i] ? [] : [{ op: 'replace' as const, path: `${path}/${i}`, value: d }]));
+      const ops: PatchOp[] = [];
+      desired.forEach((d, i) => {
+        if (d !== current[i]) ops.push({ op: 'replace', path: `${path}/${i}`, value: d });
+      });
+      return ops;
     }
   }
   return [{ op: 'replace', path, value: desired }];
