@@ -13,8 +13,12 @@ export interface BenchServer {
   stop: () => Promise<void>;
 }
 
+/** V8 flags of the server child (BENCH_SERVER_NODE_OPTIONS, e.g. the chart's heap limit); none by default. */
+export const serverNodeOptions = (): string => process.env.BENCH_SERVER_NODE_OPTIONS ?? '';
+
 export async function startBenchServer(mode: string): Promise<BenchServer> {
-  const child = spawn(process.execPath, [fileURLToPath(new URL('./webhook-server.js', import.meta.url)), mode], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const env = { ...process.env, NODE_OPTIONS: serverNodeOptions() };
+  const child = spawn(process.execPath, [fileURLToPath(new URL('./webhook-server.js', import.meta.url)), mode], { stdio: ['ignore', 'pipe', 'inherit'], env });
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (d: Buffer) => {
