@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import type { Resolved } from '../config/index.js';
 import type { DesiredParts } from '../inject/render.js';
 import type { PatchOp } from '../kube/patch.js';
+import { patchTailLength, rememberedJsonLength } from './response.js';
 
 const KEY_DIGEST_OVER = 128;
 
@@ -87,9 +88,11 @@ export function heapBytes(value: unknown): number {
       total += 32 + 8 * v.length;
       for (const item of v) stack.push(item);
     } else if (typeof v === 'object' && v !== null) {
-      const values = Object.values(v);
-      total += 24 + 16 * values.length;
-      for (const item of values) stack.push(item);
+      total += 24;
+      for (const key in v) {
+        total += 16;
+        stack.push((v as Record<string, unknown>)[key]);
+      }
     }
   }
   return total;
@@ -98,12 +101,9 @@ export function heapBytes(value: unknown): number {
 /** Estimated bytes of a memoised config: the config and its findings. */
 export const resolvedBytes = (r: Resolved): number => heapBytes(r);
 /** Rendered parts, plus the JSON text response.ts keeps for each shared part (rememberJson). */
-export const partsBytes = (p: DesiredParts): number => heapBytes(p) + [p.init, p.watcher, p.volume].reduce((n, part) => n + stringBytes(JSON.stringify(part)), 0);
-/** A first-injection patch, plus the body tail response.ts caches with it (the base64 of its JSON). */
-export function patchBytes(ops: PatchOp[]): number {
-  const base64 = 4 * Math.ceil(Buffer.byteLength(JSON.stringify(ops)) / 3);
-  return heapBytes(ops) + 64 + base64;
-}
+export const partsBytes = (p: DesiredParts): number => heapBytes(p) + [p.init, p.watcher, p.volume].reduce((n, part) => n + 16 + 2 * rememberedJsonLength(part), 0);
+/** A first-injection patch, plus the body tail response.ts caches with it (computed now, used by the answer). */
+export const patchBytes = (ops: PatchOp[]): number => heapBytes(ops) + 64 + patchTailLength(ops);
 
 export interface MutationMemo {
   resolved: BoundedCache<Resolved>;

@@ -93,10 +93,21 @@ function deeperThan(value: unknown, max: number): boolean {
     const depth = depths.pop() as number;
     if (typeof v !== 'object' || v === null) continue;
     if (depth > max) return true;
-    for (const child of Array.isArray(v) ? v : Object.values(v)) {
-      if (typeof child === 'object' && child !== null) {
-        values.push(child);
-        depths.push(depth + 1);
+    if (Array.isArray(v)) {
+      for (const child of v) {
+        if (typeof child === 'object' && child !== null) {
+          values.push(child);
+          depths.push(depth + 1);
+        }
+      }
+    } else {
+      // for-in over a parsed JSON object: own enumerable keys only, and no array allocated per object.
+      for (const key in v) {
+        const child = (v as Record<string, unknown>)[key];
+        if (typeof child === 'object' && child !== null) {
+          values.push(child);
+          depths.push(depth + 1);
+        }
       }
     }
   }
