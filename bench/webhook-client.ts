@@ -61,6 +61,22 @@ export function memoryOf(pid: number): Memory {
   };
 }
 
+/** The server process's CPU time so far (user + system, microseconds), from its /bench/cpu route. */
+export function serverCpuUs(server: BenchServer): Promise<number> {
+  return new Promise((resolve, reject) => {
+    request({ host: '127.0.0.1', port: server.port, path: '/bench/cpu', rejectUnauthorized: false, agent: false }, (res) => {
+      let text = '';
+      res.on('data', (d: Buffer) => (text += d.toString()));
+      res.on('end', () => {
+        const u = JSON.parse(text) as NodeJS.CpuUsage;
+        resolve(u.user + u.system);
+      });
+    })
+      .on('error', reject)
+      .end();
+  });
+}
+
 /** POST /mutate; the body is counted, not kept (a hostile answer may be large). */
 export function postReview(server: BenchServer, body: string, opts: { agent?: Agent } = {}): Promise<{ status: number; bytes: number }> {
   return new Promise((resolve, reject) => {

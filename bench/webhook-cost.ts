@@ -10,7 +10,7 @@ import { mutate } from '../src/admission/mutate.js';
 import { admissionReviewBody } from '../src/admission/response.js';
 import { parseAdmissionReview } from '../src/admission/review.js';
 import { builtinDefaults } from '../src/config/index.js';
-import { type BenchServer, type Memory, memoryOf, postReview, startBenchServer } from './webhook-client.js';
+import { type BenchServer, type Memory, memoryOf, postReview, serverCpuUs, serverNodeOptions, startBenchServer } from './webhook-client.js';
 
 /** A Deployment review with `n` app containers or `n` volumes (and one container). */
 export function wideReview(n: number, what: 'containers' | 'volumes', uid = 'wide'): string {
@@ -152,7 +152,7 @@ function legitimateProbe(server: BenchServer): { stop: () => Promise<number[]> }
 
 export async function hostileFigures(): Promise<string[]> {
   const server = await startBenchServer('ghostwire');
-  const lines = ['[webhook] bounded burst of hostile requests over HTTPS (real app, info log, metrics, memo)'];
+  const lines = [`[webhook] bounded burst of hostile requests over HTTPS (real app, info log, metrics, memo), server NODE_OPTIONS "${serverNodeOptions()}"`];
   try {
     await postReview(server, rotationReview(0));
     await new Promise((r) => setTimeout(r, 1000));
@@ -194,7 +194,7 @@ export async function hostileFigures(): Promise<string[]> {
 
 export async function rotationFigures(configs = 1000, seconds = Number(process.env.BENCH_SECONDS ?? 10), connections = 20): Promise<string[]> {
   const server = await startBenchServer('ghostwire');
-  const lines = [`[webhook] rotation of ${configs} distinct configs, ${connections} keep-alive connections, ${seconds} s`];
+  const lines = [`[webhook] rotation of ${configs} distinct configs, ${connections} keep-alive connections, ${seconds} s, server NODE_OPTIONS "${serverNodeOptions()}"`];
   try {
     const bodies = Array.from({ length: configs }, (_, i) => rotationReview(i));
     await postReview(server, bodies[0] as string);
@@ -203,6 +203,7 @@ export async function rotationFigures(configs = 1000, seconds = Number(process.e
     let next = 0;
     let done = 0;
     let peak = 0;
+    const cpu0 = await serverCpuUs(server);
     const sampler = setInterval(() => (peak = Math.max(peak, memoryOf(server.pid).rssKb)), 250);
     const end = performance.now() + seconds * 1000;
     await Promise.all(
@@ -215,7 +216,8 @@ export async function rotationFigures(configs = 1000, seconds = Number(process.e
       }),
     );
     clearInterval(sampler);
-    lines.push(`  end of load:     ${fmtMem(memoryOf(server.pid))}, sampled peak RSS ${mb(peak)} MB, ${(done / seconds).toFixed(0)} admissions/s`);
+    const cpuPer = ((await serverCpuUs(server)) - cpu0) / done;
+    lines.push(`  end of load:     ${fmtMem(memoryOf(server.pid))}, sampled peak RSS ${mb(peak)} MB, ${(done / seconds).toFixed(0)} admissions/s, server CPU ${cpuPer.toFixed(0)} us per admission`);
     await new Promise((r) => setTimeout(r, 5000));
     lines.push(`  5 s idle later:  ${fmtMem(memoryOf(server.pid))}`);
   } finally {
