@@ -10,6 +10,7 @@ import type { AdmissionRequest } from '../admission/types.js';
 import { findTargetKind } from '../admission/target.js';
 import { clipText } from '../config/index.js';
 import type { EventIntent } from '../kube/objects.js';
+import { DEFAULT_IN_FLIGHT_BYTES, installBodyBudget } from './body-budget.js';
 import type { WebhookMetrics } from './metrics.js';
 
 /**
@@ -32,6 +33,8 @@ export interface AppOptions {
   /** Why the replica must not be ready even though ready() holds (e.g. its certificate expired); undefined: none. */
   unreadyReason?: () => string | undefined;
   bodyLimit?: number;
+  /** Bytes of AdmissionReview bodies admitted at once (see body-budget.ts). */
+  inFlightBytes?: number;
 }
 
 export interface WebhookApp {
@@ -81,6 +84,12 @@ export function buildApp(opts: AppOptions): WebhookApp {
     return reply.type(opts.metrics.registry.contentType).send(await opts.metrics.registry.metrics());
   });
 
+  installBodyBudget(app, {
+    path: '/mutate',
+    budgetBytes: opts.inFlightBytes ?? DEFAULT_IN_FLIGHT_BYTES,
+    bodyLimit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    onRefused: () => opts.metrics.admissionBusy.inc(),
+  });
   app.post('/mutate', (request, reply) => admit(request, reply, opts));
 
   return {

@@ -5,6 +5,7 @@ export interface WebhookMetrics {
   registry: Registry;
   admissionDuration: Histogram<'kind' | 'result'>;
   admissionRequests: Counter<'kind' | 'result' | 'reason'>;
+  admissionBusy: Counter;
   certificateExpiry: Gauge;
   certificateRejections: Counter<'reason'>;
   certificateValid: Gauge;
@@ -31,6 +32,11 @@ export function createWebhookMetrics(withProcessMetrics = true): WebhookMetrics 
       name: 'ghostwire_admission_requests_total',
       help: 'AdmissionReviews answered, by result (injected, updated, removed, skipped, denied, error) and reason',
       labelNames: ['kind', 'result', 'reason'] as const,
+      registers: [registry],
+    }),
+    admissionBusy: new Counter({
+      name: 'ghostwire_admission_busy_total',
+      help: 'AdmissionReviews answered 503 before their body was read: the in-flight body budget was used up',
       registers: [registry],
     }),
     certificateExpiry: new Gauge({

@@ -35,7 +35,8 @@ export function httpsRequest(
         ...(options.insecure ? { rejectUnauthorized: false } : {}),
         ...(options.minVersion ? { minVersion: options.minVersion } : {}),
         ...(options.maxVersion ? { maxVersion: options.maxVersion } : {}),
-        headers: options.body !== undefined ? { 'content-type': options.contentType ?? 'application/json' } : {},
+        // With a Content-Length, as the API server sends it (the webhook budgets in-flight bodies by it).
+        headers: options.body !== undefined ? { 'content-type': options.contentType ?? 'application/json', 'content-length': Buffer.byteLength(options.body) } : {},
       },
       (res) => {
         const chunks: Buffer[] = [];
