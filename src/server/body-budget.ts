@@ -2,7 +2,7 @@
 // several times its size; with no bound, N concurrent 6 MiB reviews cost N times that (32 of them crashed a
 // webhook with its heap capped at 128 MiB). A request is counted by its Content-Length (the body limit when it has
 // none) from the moment its headers arrive until its answer is sent or the connection closes; one that would exceed
-// the budget gets 503 with Retry-After at once, before its body is read. Small reviews (kilobytes) never meet it
+// the budget gets 503 with Retry-After at once, before its body is read (it is then discarded unread). Small reviews (kilobytes) never meet it
 // unless thousands are in flight.
 import type { FastifyInstance } from 'fastify';
 
@@ -27,10 +27,11 @@ export function installBodyBudget(app: FastifyInstance, opts: { path: string; bu
     // One request alone is always admitted, whatever its size (the body limit bounds it).
     if (inFlight > 0 && inFlight + reserve > opts.budgetBytes) {
       opts.onRefused();
+      // No "Connection: close": closing while the client still sends its body resets the connection before it
+      // reads the answer. Node reads the unread body and drops it (never buffered), and the connection stays usable.
       void reply
         .code(503)
         .header('retry-after', '1')
-        .header('connection', 'close')
         .type('application/json')
         .send({ error: `busy: ${Math.round(inFlight / 1024)} KiB of AdmissionReviews are being admitted (budget ${Math.round(opts.budgetBytes / 1024)} KiB); retry` });
       return;

@@ -50,6 +50,7 @@ test('a review that would exceed the in-flight budget gets 503 before its body i
   const refused = await third.answer;
   assert.equal(refused.status, 503);
   assert.match(JSON.parse(refused.body).error, /^busy: 800 KiB of AdmissionReviews are being admitted \(budget 1024 KiB\); retry$/);
+  third.req.destroy();
 
   // An ordinary review fits beside the two held ones.
   const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'shop', annotations: { 'ghostwire.dev/enabled': 'true' } }, spec: { containers: [{ name: 'c', image: 'c' }] } };
