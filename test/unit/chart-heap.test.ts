@@ -12,7 +12,7 @@ function render(helm: string, set: string[]) {
   return runHelm(helm, ['template', 'gw', CHART, '--namespace', 'ghostwire-system', ...set.flatMap((s) => ['--set', s])]);
 }
 
-test('NODE_OPTIONS carries the heap limits; the old space stays at most half the memory limit by default', (t) => {
+test('NODE_OPTIONS carries the heap limits; old space, young generation and 64 MiB outside the heap fit the memory limit', (t) => {
   const helm = helmOrSkip(t);
   if (!helm) return;
   const r = render(helm, []);
@@ -23,7 +23,8 @@ test('NODE_OPTIONS carries the heap limits; the old space stays at most half the
   const m = /^--max-old-space-size=(\d+) --max-semi-space-size=(\d+)$/.exec(env.NODE_OPTIONS ?? '');
   assert.ok(m, env.NODE_OPTIONS);
   const limitMi = Number(/^(\d+)Mi$/.exec(container.resources.limits.memory)?.[1]);
-  assert.ok(Number(m[1]) * 2 <= limitMi, `old space ${m[1]} MiB against a ${limitMi} MiB limit`);
+  // V8's young generation is three semi-spaces; Node, its code and TLS buffers take about 64 MiB more (measured).
+  assert.ok(Number(m[1]) + 3 * Number(m[2]) + 64 <= limitMi, `old space ${m[1]} MiB, semi-space ${m[2]} MiB against a ${limitMi} MiB limit`);
   const custom = render(helm, ['heap.maxOldSpaceMi=300', 'heap.maxSemiSpaceMi=16']);
   assert.match(custom.stdout, /--max-old-space-size=300 --max-semi-space-size=16/);
   for (const bad of ['heap.maxOldSpaceMi=10', 'heap.maxSemiSpaceMi=0', 'heap.maxOldSpaceMi=big']) {
