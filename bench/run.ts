@@ -1,4 +1,6 @@
-// npm run bench [webhook|cost|runtime]: side-by-side figures from one run (not tests; nothing here asserts a timing).
+// npm run bench [webhook|cost|runtime|routes]: side-by-side figures from one run (not tests; nothing here asserts a
+// timing).
+import { runRoutesBench } from './routes.js';
 import { runRuntimeBench } from './runtime.js';
 import { runCostBench } from './webhook-cost.js';
 import { benchReview, runWebhookBench, summarizeWebhook } from './webhook.js';
@@ -17,6 +19,9 @@ async function main(): Promise<void> {
   }
   if (!only || only === 'runtime') {
     await runRuntimeBench();
+  }
+  if (!only || only === 'routes') {
+    await runRoutesBench();
   }
 }
 

@@ -1,21 +1,22 @@
 // ghostwire init: the injected init container's command (see runtime/init.ts). Cheap imports only: it runs at the
 // start of every injected pod.
 import { pino } from 'pino';
-import { configFromEnv, formatFieldErrors } from '../config/index.js';
-import { createLogger } from '../log.js';
+import { type RuntimeEnvConfig, configFromEnv, formatFieldErrors } from '../config/index.js';
+import { type Logger, createLogger } from '../log.js';
 import { LiteClient } from '../k8s/lite/client.js';
 import { loadAccess } from '../k8s/lite/credentials.js';
 import { VERSION } from '../version.js';
 import { createExecutor, type IptablesExecutor } from '../runtime/iptables/executor.js';
 import { DEFAULT_RESOLV_CONF } from '../runtime/exclusions.js';
 import { initialize } from '../runtime/init.js';
-import type { ServiceSource } from '../runtime/program.js';
+import type { JumpWish, ServiceSource } from '../runtime/program.js';
 import { EXIT_FAILURE, EXIT_USAGE, parseFlags, runCommand } from './flags.js';
 
 const USAGE = `Usage: ghostwire init [--dry-run] [--resolv-conf PATH]
 
-Discover the Services of the namespace, pair active/preview Services, program the nat chain (GW_NAT_CHAIN) in one
-iptables-restore batch per family and write the DNAT map (GW_IPTABLES_DNAT_MAP). Never installs the jump.
+Discover the Services of the namespace, pair active/preview Services, read this Pod's role label (POD_NAME,
+POD_NAMESPACE), program the nat chain (GW_NAT_CHAIN) and the jump that role wants in one iptables-restore batch
+per family, and write the DNAT map (GW_IPTABLES_DNAT_MAP). Without POD_NAME the jump is left as it is.
 
   --dry-run            print the iptables-restore payload(s) and the map to stdout; touch neither iptables nor files
   --resolv-conf PATH   where the DNS servers to exclude are read from (default ${DEFAULT_RESOLV_CONF})
@@ -27,7 +28,7 @@ export interface InitDeps {
   env: Record<string, string | undefined>;
   stdout: NodeJS.WritableStream;
   /** Overrides for tests. */
-  source?: ServiceSource;
+  source?: ServiceSource & Partial<Pick<LiteClient, 'getPod'>>;
   executor?: IptablesExecutor;
   now?: () => Date;
   /** Log destination (default stdout; stderr in a dry run). */
@@ -63,7 +64,9 @@ export async function runInit(argv: string[], deps: InitDeps): Promise<number> {
         log.debug({ api: access.server.origin, credentials: access.source }, 'Kubernetes API access');
         source = client;
       }
+      const jump = await roleJump(source, config, log);
       await initialize(source, config, log, {
+        jump,
         dryRun: values['dry-run'],
         resolvConfPath: values['resolv-conf'] ?? DEFAULT_RESOLV_CONF,
         executor: deps.executor ?? createExecutor(),
@@ -79,4 +82,22 @@ export async function runInit(argv: string[], deps: InitDeps): Promise<number> {
       client?.close();
     }
   });
+}
+
+/** The jump this Pod's role wants, read from the API (pods: get); without POD_NAME, undefined (hook untouched). */
+async function roleJump(source: Partial<Pick<LiteClient, 'getPod'>>, config: RuntimeEnvConfig, log: Logger): Promise<JumpWish | undefined> {
+  if (!config.podName) {
+    log.warn('POD_NAME is not set: the jump is left as it is (the watcher sets it from the role)');
+    return undefined;
+  }
+  if (!source.getPod) throw new Error('no way to read the Pod');
+  let pod;
+  try {
+    pod = await source.getPod(config.podNamespace, config.podName);
+  } catch (err) {
+    throw new Error(`cannot read this Pod's role (${config.podNamespace}/${config.podName}), so the first connections could take the wrong route: ${(err as Error).message}`);
+  }
+  const role = pod.metadata?.labels?.[config.roleLabelKey];
+  log.info({ role: role ?? null, label: config.roleLabelKey }, `role ${role === undefined ? '(none)' : JSON.stringify(role)}`);
+  return { hook: config.jumpHook, want: role === config.rolePreview };
 }

@@ -1,6 +1,7 @@
 // ghostwire watch: the injected sidecar's command (see runtime/watcher/). Cheap imports only: it runs in every
 // injected pod for the pod's lifetime.
 import { unlink } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type http from 'node:http';
 import { configFromEnv, fieldError, formatFieldErrors } from '../config/index.js';
 import { parseDurationMs } from '../config/validate.js';
@@ -8,7 +9,10 @@ import { createLogger, type Logger } from '../log.js';
 import { LiteClient } from '../k8s/lite/client.js';
 import { loadAccess } from '../k8s/lite/credentials.js';
 import { VERSION } from '../version.js';
+import { createConntrackExecutor } from '../runtime/connections/conntrack.js';
+import { createSocketCloser } from '../runtime/connections/sockets.js';
 import { createExecutor } from '../runtime/iptables/executor.js';
+import { readResolvConf } from '../runtime/program.js';
 import { DEFAULT_RESOLV_CONF } from '../runtime/exclusions.js';
 import { type ListenTarget, createHealthServer, parseListen } from '../runtime/watcher/health-server.js';
 import { WatcherMetrics } from '../runtime/watcher/metrics.js';
@@ -17,14 +21,17 @@ import { EXIT_FAILURE, EXIT_USAGE, parseFlags, runCommand } from './flags.js';
 import { shutdownSignal } from './shutdown.js';
 
 const USAGE = `Usage: ghostwire watch [--listen ADDR] [--verify-interval DURATION] [--resolv-conf PATH] [--watch-timeout SECONDS]
+                       [--events on|off]
 
-Follow this Pod's role label (POD_NAME, POD_NAMESPACE) and keep exactly one jump to GW_NAT_CHAIN in GW_JUMP_HOOK
-while the role is GW_ROLE_PREVIEW. Serves /healthz and /metrics.
+Follow this Pod's role label (POD_NAME, POD_NAMESPACE) and the Services of its namespace (GW_NAMESPACE), keep the
+DNAT chain equal to their pairing and exactly one jump to GW_NAT_CHAIN in GW_JUMP_HOOK while the role is
+GW_ROLE_PREVIEW, and reset connections whose route changed (GW_FLIP_CONNECTIONS=reset). Serves /healthz and /metrics.
 
   --listen ADDR             HOST:PORT, [V6]:PORT, :PORT or unix:/path (default :8081); PORT 0 picks a free port
   --verify-interval DUR     how often the chain and jump are checked against iptables-save (default 5s)
   --resolv-conf PATH        DNS servers to exclude when the chain is rebuilt by discovery (default ${DEFAULT_RESOLV_CONF})
   --watch-timeout SECONDS   server-side watch timeout (default: random 300-600, like client-go)
+  --events on|off           record Events on the Pod: role flips, reprograms, resets, API outages (default on)
 `;
 
 /** Flag values checked; every problem is listed, not just the first. */
@@ -58,7 +65,13 @@ async function listen(server: http.Server, target: ListenTarget, log: Logger): P
 
 export async function run(argv: string[]): Promise<number> {
   return runCommand('ghostwire watch', async () => {
-    const values = parseFlags(argv, { listen: { type: 'string' }, 'verify-interval': { type: 'string' }, 'resolv-conf': { type: 'string' }, 'watch-timeout': { type: 'string' } }, USAGE);
+    const values = parseFlags(argv, {
+      listen: { type: 'string' },
+      'verify-interval': { type: 'string' },
+      'resolv-conf': { type: 'string' },
+      'watch-timeout': { type: 'string' },
+      events: { type: 'string', default: 'on' },
+    }, USAGE);
     if (values.help) {
       process.stdout.write(USAGE);
       return 0;
@@ -67,6 +80,7 @@ export async function run(argv: string[]): Promise<number> {
     if (!config.podName) errors.push(fieldError('environment', 'POD_NAME', '', 'the Pod\'s own name (downward API fieldRef metadata.name); the watcher follows that Pod'));
     const log = createLogger('ghostwire-watch', errors.length > 0 ? 'info' : config.logLevel);
     const flags = checkFlags(values);
+    if (values.events !== 'on' && values.events !== 'off') flags.problems.push(`--events: ${JSON.stringify(values.events)} is not allowed; allowed: on, off`);
     if (errors.length > 0 || flags.problems.length > 0) {
       log.error({ errors: errors.map((e) => e.field) }, `invalid configuration: ${[formatFieldErrors(errors), ...flags.problems].filter((s) => s !== '').join('; ')}`);
       return EXIT_USAGE;
@@ -82,14 +96,20 @@ export async function run(argv: string[]): Promise<number> {
       return EXIT_FAILURE;
     }
     const metrics = new WatcherMetrics();
+    const resolvConfPath = values['resolv-conf'] ?? DEFAULT_RESOLV_CONF;
     const options: WatcherOptions = {
       config: { ...config, podName: config.podName as string },
       api: client,
       executor: createExecutor(),
+      // The batch file goes next to the map: the shared volume is the one place the watcher may write.
+      conntrack: createConntrackExecutor({ scratchDir: dirname(config.dnatMapPath) }),
+      sockets: createSocketCloser(),
       log,
       metrics,
       verifyIntervalMs: flags.verifyIntervalMs,
-      resolvConfPath: values['resolv-conf'] ?? DEFAULT_RESOLV_CONF,
+      resolvConfPath,
+      nameservers: await readResolvConf(resolvConfPath),
+      events: values.events === 'on',
     };
     if (flags.watchTimeoutSeconds !== undefined) options.watchTimeoutSeconds = flags.watchTimeoutSeconds;
     const watcher = new Watcher(options);

@@ -10,7 +10,7 @@ export const SHARED_MOUNT = '/shared';
 
 const POD_FIELDS = [
   'namespace', 'roleLabelKey', 'roleActive', 'rolePreview', 'svcPreviewPattern', 'activeSuffix', 'previewSuffix',
-  'dnsSuffix', 'natChain', 'jumpHook', 'excludeCidrs', 'pollIntervalMs', 'refreshIntervalMs', 'ipv6', 'logLevel',
+  'dnsSuffix', 'natChain', 'jumpHook', 'excludeCidrs', 'pollIntervalMs', 'refreshIntervalMs', 'ipv6', 'flipConnections', 'logLevel',
 ] as const satisfies readonly (keyof PodConfig)[];
 
 export const ENV_OPTIONS = OPTION_LIST.filter((o) => o.env !== undefined);

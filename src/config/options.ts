@@ -49,6 +49,8 @@ export const JUMP_HOOKS = ['OUTPUT', 'PREROUTING'] as const;
 export type JumpHook = (typeof JUMP_HOOKS)[number];
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type PullPolicy = 'Always' | 'IfNotPresent' | 'Never';
+/** What a routing change does to established connections whose route became wrong. */
+export type FlipConnections = 'reset' | 'keep';
 
 /** Everything the in-pod programs need; carried to them as GW_* variables. */
 export interface PodConfig {
@@ -66,6 +68,7 @@ export interface PodConfig {
   pollIntervalMs: number;
   refreshIntervalMs: number;
   ipv6: boolean;
+  flipConnections: FlipConnections;
   logLevel: LogLevel;
 }
 
@@ -139,10 +142,12 @@ export const OPTIONS = [
     description: 'Watcher poll cadence, used only while the pod watch is down' }),
   option({ field: 'refreshIntervalMs', key: 'refreshInterval', env: 'GW_REFRESH_INTERVAL', group: 'watcher', default: 0, parse: durationValidator(10_000, 86_400_000, true),
     format: (v) => (v === 0 ? '' : formatDuration(v)), description: 'Periodic full rebuild of the DNAT chain (empty: off)' }),
+  option({ field: 'flipConnections', key: 'flipConnections', env: 'GW_FLIP_CONNECTIONS', group: 'watcher', default: 'reset', parse: oneOf(['reset', 'keep'] as const), format: str,
+    description: 'reset: when a role flip or a Service change reroutes a destination, established connections to it are reset (conntrack) so they reconnect to the right backend; keep: they keep their old route until they close' }),
   option({ field: 'logLevel', key: 'logLevel', env: 'GW_LOG_LEVEL', group: 'watcher', default: 'info', parse: oneOf(['debug', 'info', 'warn', 'error'] as const), format: str,
     description: 'Log level of the injected programs' }),
   option({ field: 'image', key: 'image', group: 'injection', default: DEFAULT_IMAGE, parse: parseImage, format: str,
-    description: 'Image of the injected init container and watcher' }),
+    description: 'Image of the injected init container and watcher; an annotation may name only this default or an image in allowedImages' }),
   option({ field: 'imagePullPolicy', key: 'imagePullPolicy', group: 'injection', default: 'IfNotPresent', parse: oneOf(['Always', 'IfNotPresent', 'Never'] as const), format: str,
     description: 'Pull policy of the injected containers' }),
   option({ field: 'nativeSidecar', key: 'nativeSidecar', group: 'injection', default: false, parse: parseBoolean, format: bool,

@@ -8,7 +8,8 @@ import type { RuntimeEnvConfig } from '../config/env.js';
 import { pairServices, type ServiceLike } from './discovery.js';
 import { buildExclusions, resolvNameservers, DEFAULT_RESOLV_CONF } from './exclusions.js';
 import { cidrContains, type Family } from '../net/address.js';
-import { chainRestorePayload } from './iptables/rules.js';
+import type { JumpHook } from '../config/options.js';
+import { type ChainSpec, chainRestorePayload, parseSave, reconcilePlan } from './iptables/rules.js';
 import type { IptablesExecutor } from './iptables/executor.js';
 import { chainSpecs, formatDnatMap, writeFileAtomic, MAP_FORMAT, type DnatMap, type MapMapping } from './dnat-map.js';
 
@@ -114,12 +115,30 @@ export async function discover(
   return plan;
 }
 
-/** Program every family (each one atomic batch), then write the map atomically. Throws on the first failure. */
-export async function applyPlan(executor: IptablesExecutor, plan: Plan, mapPath: string): Promise<void> {
+/** The batch of one family: the chain as planned, and with `jump` also the jump the role wants (reconcilePlan). */
+async function familyPayload(executor: IptablesExecutor, spec: ChainSpec, payload: string, jump: JumpWish | undefined): Promise<string | null> {
+  if (!jump) return payload;
+  const saved = parseSave(await executor.save(spec.family));
+  return reconcilePlan({ saved, spec, hook: jump.hook, wantJump: jump.want }).payload;
+}
+
+export interface JumpWish {
+  hook: JumpHook;
+  /** The pod's role wants the jump (preview). */
+  want: boolean;
+}
+
+/**
+ * Program every family (each one atomic batch: the chain, and with `jump` the jump in the same transaction), then
+ * write the map atomically. Throws on the first failure.
+ */
+export async function applyPlan(executor: IptablesExecutor, plan: Plan, mapPath: string, jump?: JumpWish): Promise<void> {
   const done: Family[] = [];
+  const specs = chainSpecs(plan.map);
   for (const { family, payload } of plan.payloads) {
     try {
-      await executor.restore(family, payload);
+      const batch = await familyPayload(executor, specs.find((s) => s.family === family) as ChainSpec, payload, jump);
+      if (batch) await executor.restore(family, batch);
     } catch (err) {
       const already = done.length > 0 ? ` (IPv${done.join('/IPv')} chain already replaced)` : '';
       throw new Error(`IPv${family} chain ${plan.map.chain} unchanged${already}: ${(err as Error).message}`);

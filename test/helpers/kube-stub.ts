@@ -1,5 +1,5 @@
-// A stub Kubernetes API server over real HTTPS for the in-pod programs: lists Services, serves and watches one
-// Pod (newline-delimited JSON watch stream), counts requests, injects failures. Listens on 127.0.0.1 or on a unix
+// A stub Kubernetes API server over real HTTPS for the in-pod programs: lists and watches Services, serves and
+// watches one Pod (newline-delimited JSON watch streams), takes Events, counts requests, injects failures. Listens on 127.0.0.1 or on a unix
 // socket (which a network namespace reaches through test/helpers/netns.ts bridgeIntoNetns).
 import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -17,7 +17,7 @@ export interface StubService {
 export interface StubRequest {
   path: string;
   query: URLSearchParams;
-  kind: 'list-services' | 'get-pod' | 'watch-pod' | 'other';
+  kind: 'list-services' | 'watch-services' | 'get-pod' | 'watch-pod' | 'create-event' | 'patch-event' | 'other';
   at: number;
   authorized: boolean;
 }
@@ -40,8 +40,15 @@ export interface KubeStub {
   readonly token: string;
   readonly namespace: string;
   readonly podName: string;
+  /** The Services as stored; assigning it sends no watch events (use setServices for that). */
   services: StubService[];
   requests: StubRequest[];
+  /** Events created (and patched) through the API. */
+  events: Array<{ name: string; body: Record<string, any> }>;
+  /** HTTP status to answer Event writes with (e.g. 403), or undefined. */
+  failEvents: number | undefined;
+  /** Replace the Services: ADDED, MODIFIED and DELETED events to every open Service watch, one resourceVersion each. */
+  setServices(services: StubService[]): void;
   /** HTTP status to answer Service lists with (e.g. 500), or undefined for normal answers. */
   failServices: number | undefined;
   /** HTTP status to answer Pod GETs and watches with. */
@@ -60,7 +67,8 @@ export interface KubeStub {
   endWatches(): void;
   /** Destroy every open watch connection (network failure). */
   breakWatches(): void;
-  openWatches(): number;
+  /** Open watches: of the Pod (default), of the Services, or all. */
+  openWatches(kind?: 'pod' | 'services' | 'all'): number;
   /** Requests of a kind since `since` (ms epoch). */
   count(kind: StubRequest['kind'], since?: number): number;
   /** Write a kubeconfig for this stub (server defaults to its URL). */
@@ -74,12 +82,15 @@ export async function startKubeStub(opts: KubeStubOptions = {}): Promise<KubeStu
   const namespace = opts.namespace ?? 'shop';
   const podName = opts.podName ?? 'orders-client-0';
   const watches = new Set<ServerResponse>();
+  const serviceWatches = new Set<ServerResponse>();
   let rv = 1000;
+  const serviceRv = new Map<string, number>();
+  const withRv = (s: StubService): object => ({ ...s, metadata: { ...s.metadata, namespace, resourceVersion: String(serviceRv.get(s.metadata.name) ?? rv) } });
 
   const podObject = (): object => ({
     kind: 'Pod',
     apiVersion: 'v1',
-    metadata: { name: podName, namespace, resourceVersion: String(rv), labels: { ...stub.labels } },
+    metadata: { name: podName, namespace, uid: 'stub-pod-uid', resourceVersion: String(rv), labels: { ...stub.labels }, annotations: { 'ghostwire.dev/status': '{"configHash":"0123456789abcdef"}' } },
   });
 
   const send = (res: ServerResponse, status: number, body: unknown): void => {
@@ -96,8 +107,12 @@ export async function startKubeStub(opts: KubeStubOptions = {}): Promise<KubeStu
     const authorized = byToken || byCert;
     const servicesPath = `/api/v1/namespaces/${namespace}/services`;
     const podsPath = `/api/v1/namespaces/${namespace}/pods`;
+    const eventsPath = `/api/v1/namespaces/${namespace}/events`;
     let kind: StubRequest['kind'] = 'other';
-    if (u.pathname === servicesPath) kind = 'list-services';
+    if (u.pathname === servicesPath && u.searchParams.get('watch') === '1') kind = 'watch-services';
+    else if (u.pathname === servicesPath) kind = 'list-services';
+    else if (u.pathname === eventsPath && req.method === 'POST') kind = 'create-event';
+    else if (u.pathname.startsWith(`${eventsPath}/`) && req.method === 'PATCH') kind = 'patch-event';
     else if (u.pathname === `${podsPath}/${podName}`) kind = 'get-pod';
     else if (u.pathname === podsPath && u.searchParams.get('watch') === '1') kind = 'watch-pod';
     stub.requests.push({ path: u.pathname, query: u.searchParams, kind, at: Date.now(), authorized });
@@ -108,8 +123,13 @@ export async function startKubeStub(opts: KubeStubOptions = {}): Promise<KubeStu
       const start = Number(u.searchParams.get('continue') ?? '0');
       const items = limit > 0 ? stub.services.slice(start, start + limit) : stub.services.slice(start);
       const next = limit > 0 && start + limit < stub.services.length ? String(start + limit) : undefined;
-      return send(res, 200, { kind: 'ServiceList', apiVersion: 'v1', metadata: { resourceVersion: String(rv), ...(next ? { continue: next } : {}) }, items });
+      return send(res, 200, { kind: 'ServiceList', apiVersion: 'v1', metadata: { resourceVersion: String(rv), ...(next ? { continue: next } : {}) }, items: items.map(withRv) });
     }
+    if (kind === 'watch-services') {
+      if (stub.failServices) return status(res, stub.failServices, 'stub: services are unavailable');
+      return openWatch(u, res, serviceWatches, () => undefined);
+    }
+    if (kind === 'create-event' || kind === 'patch-event') return eventWrite(kind, u, req, res);
     if (kind === 'get-pod') {
       if (stub.failPods) return status(res, stub.failPods, 'stub: pods are unavailable');
       return send(res, 200, podObject());
@@ -117,29 +137,52 @@ export async function startKubeStub(opts: KubeStubOptions = {}): Promise<KubeStu
     if (kind === 'watch-pod') {
       if (stub.failPods) return status(res, stub.failPods, 'stub: pods are unavailable');
       if (u.searchParams.get('fieldSelector') !== `metadata.name=${podName}`) return status(res, 400, 'stub: unexpected fieldSelector');
-      res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
-      res.flushHeaders();
-      const from = Number(u.searchParams.get('resourceVersion') ?? '0');
-      if (from > 0 && from < stub.expiredBelow) {
-        res.end(`${JSON.stringify({ type: 'ERROR', object: { kind: 'Status', apiVersion: 'v1', status: 'Failure', message: `too old resource version: ${from} (${stub.expiredBelow})`, reason: 'Expired', code: 410 } })}\n`);
-        return;
-      }
       // Catch up like the real server: a watch from an older resourceVersion sees the change it missed.
-      if (from > 0 && from < rv) res.write(`${JSON.stringify({ type: 'MODIFIED', object: podObject() })}\n`);
-      watches.add(res);
-      res.on('close', () => watches.delete(res));
-      const timeout = Number(u.searchParams.get('timeoutSeconds') ?? '0');
-      if (timeout > 0) {
-        const t = setTimeout(() => {
-          watches.delete(res);
-          if (!res.writableEnded) res.end();
-        }, timeout * 1000);
-        res.on('close', () => clearTimeout(t));
-      }
-      return;
+      return openWatch(u, res, watches, (from) => (from < rv ? `${JSON.stringify({ type: 'MODIFIED', object: podObject() })}\n` : undefined));
     }
     status(res, 404, `stub: no route for ${u.pathname}`);
   };
+
+  function openWatch(u: URL, res: ServerResponse, set: Set<ServerResponse>, catchUp: (from: number) => string | undefined): void {
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
+    res.flushHeaders();
+    const from = Number(u.searchParams.get('resourceVersion') ?? '0');
+    if (from > 0 && from < stub.expiredBelow) {
+      res.end(`${JSON.stringify({ type: 'ERROR', object: { kind: 'Status', apiVersion: 'v1', status: 'Failure', message: `too old resource version: ${from} (${stub.expiredBelow})`, reason: 'Expired', code: 410 } })}\n`);
+      return;
+    }
+    const missed = from > 0 ? catchUp(from) : undefined;
+    if (missed) res.write(missed);
+    set.add(res);
+    res.on('close', () => set.delete(res));
+    const timeout = Number(u.searchParams.get('timeoutSeconds') ?? '0');
+    if (timeout > 0) {
+      const t = setTimeout(() => {
+        set.delete(res);
+        if (!res.writableEnded) res.end();
+      }, timeout * 1000);
+      res.on('close', () => clearTimeout(t));
+    }
+  }
+
+  function eventWrite(kind: 'create-event' | 'patch-event', u: URL, req: IncomingMessage, res: ServerResponse): void {
+    let text = '';
+    req.on('data', (d: Buffer) => (text += d.toString()));
+    req.on('end', () => {
+      if (stub.failEvents) return status(res, stub.failEvents, 'stub: events are unavailable');
+      const body = JSON.parse(text) as Record<string, any>;
+      if (kind === 'create-event') {
+        const name = `${body.metadata?.generateName ?? 'event.'}${stub.events.length}`;
+        stub.events.push({ name, body: { ...body, metadata: { ...body.metadata, name } } });
+        return send(res, 201, { ...body, metadata: { ...body.metadata, name } });
+      }
+      const name = u.pathname.split('/').pop() as string;
+      const ev = stub.events.find((e) => e.name === name);
+      if (!ev) return status(res, 404, 'stub: no such event');
+      Object.assign(ev.body, body);
+      return send(res, 200, ev.body);
+    });
+  }
 
   const server = https.createServer({ key: pki.serverKeyPem, cert: pki.serverCertPem, ca: pki.caPem, requestCert: true, rejectUnauthorized: false }, handler);
   server.keepAliveTimeout = 60_000;
@@ -152,13 +195,15 @@ export async function startKubeStub(opts: KubeStubOptions = {}): Promise<KubeStu
   const addr = server.address();
   const url = typeof addr === 'object' && addr ? `https://127.0.0.1:${(addr as AddressInfo).port}` : undefined;
 
-  const writeAll = (line: string): void => {
-    for (const w of watches) if (!w.writableEnded) w.write(line);
+  const writeAll = (line: string, set = watches): void => {
+    for (const w of set) if (!w.writableEnded) w.write(line);
   };
   const endAll = (last?: string): void => {
-    for (const w of [...watches]) {
-      watches.delete(w);
-      if (!w.writableEnded) w.end(last);
+    for (const set of [watches, serviceWatches]) {
+      for (const w of [...set]) {
+        set.delete(w);
+        if (!w.writableEnded) w.end(last);
+      }
     }
   };
 
@@ -171,6 +216,28 @@ export async function startKubeStub(opts: KubeStubOptions = {}): Promise<KubeStu
     podName,
     services: opts.services ?? [],
     requests: [],
+    events: [],
+    failEvents: undefined,
+    setServices(next) {
+      const before = new Map(stub.services.map((s) => [s.metadata.name, JSON.stringify(s)]));
+      const after = new Set(next.map((s) => s.metadata.name));
+      const lines: string[] = [];
+      for (const s of stub.services) {
+        if (after.has(s.metadata.name)) continue;
+        rv++;
+        serviceRv.delete(s.metadata.name);
+        lines.push(JSON.stringify({ type: 'DELETED', object: { ...s, metadata: { ...s.metadata, namespace, resourceVersion: String(rv) } } }));
+      }
+      for (const s of next) {
+        const was = before.get(s.metadata.name);
+        if (was === JSON.stringify(s)) continue;
+        rv++;
+        serviceRv.set(s.metadata.name, rv);
+        lines.push(JSON.stringify({ type: was === undefined ? 'ADDED' : 'MODIFIED', object: withRv(s) }));
+      }
+      stub.services = next;
+      if (lines.length > 0) writeAll(`${lines.join('\n')}\n`, serviceWatches);
+    },
     failServices: undefined,
     failPods: undefined,
     expiredBelow: 0,
@@ -196,9 +263,9 @@ export async function startKubeStub(opts: KubeStubOptions = {}): Promise<KubeStu
       endAll();
     },
     breakWatches() {
-      for (const w of watches) w.socket?.destroy();
+      for (const w of [...watches, ...serviceWatches]) w.socket?.destroy();
     },
-    openWatches: () => watches.size,
+    openWatches: (kind = 'pod') => (kind === 'pod' ? watches.size : kind === 'services' ? serviceWatches.size : watches.size + serviceWatches.size),
     count: (kind, since = 0) => stub.requests.filter((r) => r.kind === kind && r.at >= since).length,
     writeKubeconfig(dir, o = {}) {
       const server = o.server ?? url;
@@ -236,7 +303,7 @@ export async function startKubeStub(opts: KubeStubOptions = {}): Promise<KubeStu
       return path;
     },
     async close() {
-      for (const w of watches) w.destroy();
+      for (const w of [...watches, ...serviceWatches]) w.destroy();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },

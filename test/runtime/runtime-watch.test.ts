@@ -121,7 +121,7 @@ test('label flips move real traffic: active -> preview -> active; flushed chain 
     await ns.run('iptables', ['-w', '5', '-t', 'nat', '-F', 'CANARY_DNAT']);
     await until('chain rebuilt', async () => stableSave(await ns.run('iptables-save', ['-t', 'nat'])), (s) => s === intact);
     assert.equal(await agent.probe('10.96.0.20', 80), 'orders-preview');
-    await until('repair logged', async () => w.logs.find((l) => /was drifted \(IPv4\); rebuilt from/.test(l.msg)), (l) => l !== undefined);
+    await until('repair logged', async () => w.logs.find((l) => /was drifted \(IPv4\); rebuilt/.test(l.msg)), (l) => l !== undefined);
 
     const metrics = (await agent.http(`http://127.0.0.1:${w.port}/metrics`)).body;
     assert.match(metrics, /^ghostwire_jump_state\{state="preview"\} 1$/m);

@@ -127,6 +127,8 @@ test('Dockerfile: node:20-bookworm-slim stages matching engines, iptables in the
   assert.ok(runs(build).some((r) => /npm run build/.test(r) && /npm prune --omit=dev/.test(r)), 'build: npm run build + npm prune --omit=dev');
   const install = runs(runtime).find((r) => /apt-get install/.test(r));
   assert.ok(install && /--no-install-recommends/.test(install) && /\biptables\b/.test(install), 'runtime: apt-get install --no-install-recommends iptables');
+  // The watcher moves connections whose route changed: conntrack (conntrack-tools) and ss (iproute2).
+  assert.ok(/\bconntrack\b/.test(install) && /\biproute2\b/.test(install), 'runtime: conntrack and iproute2 installed');
   assert.ok(/rm -rf \/var\/lib\/apt\/lists/.test(install), 'apt lists removed');
   assert.ok(!runs(runtime).some((r) => /\bnpm (ci|install)\b/.test(r)), 'the runtime installs nothing from npm');
 
@@ -354,7 +356,6 @@ test('ghostwire init --dry-run (production install) prints the iptables-restore 
   const env = ghostwireEnv({
     KUBECONFIG: kubeconfig,
     POD_NAMESPACE: 'shop',
-    POD_NAME: 'orders-client-0',
     GW_NAT_CHAIN: 'CANARY_DNAT',
     GW_SVC_PREVIEW_PATTERN: '{{name}}-preview',
     GW_IPTABLES_DNAT_MAP: mapPath,
@@ -368,7 +369,7 @@ test('ghostwire init --dry-run (production install) prints the iptables-restore 
   assert.match(r.stdout, /^COMMIT$/m);
   assert.match(r.stdout, /-A CANARY_DNAT .*-d 10\.96\.0\.20\/32 .*-j DNAT --to-destination 10\.96\.0\.21:80/, 'orders -> orders-preview');
   assert.doesNotMatch(r.stdout, /10\.96\.3\.3/, 'a Service without a twin gets no rule');
-  assert.doesNotMatch(r.stdout, /^-A (OUTPUT|PREROUTING) /m, 'init never installs the jump');
+  assert.doesNotMatch(r.stdout, /^-A (OUTPUT|PREROUTING) /m, 'without POD_NAME init leaves the jump alone');
   assert.match(r.stdout, /# ghostwire DNAT map/, 'the DNAT map is printed');
   assert.equal(existsSync(mapPath), false, 'a dry run writes no map file');
   assert.doesNotMatch(r.stdout, /stub-token/, 'no credentials in the output');

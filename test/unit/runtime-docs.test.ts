@@ -16,12 +16,13 @@ export function renderEnvTable(): string {
   ];
   for (const o of ENV_OPTIONS) {
     const def = o.format(o.default as never);
-    const usedBy = o.group === 'watcher' ? (o.field === 'logLevel' ? 'init, watch' : 'watch') : o.field === 'roleLabelKey' || o.field === 'roleActive' || o.field === 'rolePreview' || o.field === 'jumpHook' ? 'watch' : 'init, watch';
+    // Init reads the role too now (it installs the jump the role wants), so every routing option is used by both.
+    const usedBy = o.group === 'watcher' ? (o.field === 'logLevel' ? 'init, watch' : 'watch') : 'init, watch';
     rows.push(`| \`${o.env}\` | \`${ANNOTATION_PREFIX}${o.key}\` | ${def === '' ? '(empty)' : `\`${def}\``} | ${usedBy} | ${o.description.replace(/\|/g, '\\|')} |`);
   }
   rows.push(`| \`${DNAT_MAP_ENV}\` | (set by the injector) | \`${DEFAULT_DNAT_MAP}\` | init, watch | Where init writes the DNAT map and the watcher reads it back (absolute path) |`);
   rows.push('| `POD_NAMESPACE` | (downward API) | | init, watch | Namespace used when `GW_NAMESPACE` is empty; falls back to `default` |');
-  rows.push('| `POD_NAME` | (downward API) | | watch | The Pod whose role label the watcher follows (required) |');
+  rows.push('| `POD_NAME` | (downward API) | | init, watch | The Pod whose role label init applies and the watcher follows (required by watch) |');
   rows.push('| `KUBECONFIG` | | | init, watch | Use this kubeconfig instead of the in-cluster service account (tests, laptops) |');
   return rows.join('\n');
 }

@@ -61,7 +61,42 @@ test('init programs one batch per family and writes the map (0644); never touche
   const map = parseDnatMap(readFileSync(mapPath, 'utf8'));
   assert.deepEqual(map.mappings.map((m) => `${m.service}/${m.family}`), ['orders/4', 'pay-active/4', 'pay-active/6']);
   assert.ok(logs.find(/^skipping db -> db-preview: db is headless/));
-  assert.ok(logs.find(/^programmed CANARY_DNAT with 3 DNAT rules and 3 exclusions; jump left to the watcher$/));
+  assert.ok(logs.find(/^programmed CANARY_DNAT with 3 DNAT rules and 3 exclusions; jump left as it was \(no POD_NAME\)$/));
+});
+
+test('init reads its own Pod\'s role: preview gets the jump in the same batch as the chain, active none; the watcher takes over from there', async () => {
+  for (const [role, want] of [['preview', true], ['active', false], [undefined, false]] as const) {
+    stub.setLabels(role ? { role } : {});
+    const e = env({ GW_IPV6: 'true', POD_NAME: stub.podName });
+    const since = Date.now();
+    const { code, ex, logs } = await init([], e);
+    assert.equal(code, 0, JSON.stringify(logs.lines));
+    assert.deepEqual(ex.restores.map((r) => r.family), [4, 6], 'one batch per family, chain and jump together');
+    for (const family of [4, 6] as const) {
+      const jumps = parseSave(ex.tables[family].save())?.rules.filter((r) => r.chain === 'OUTPUT').map((r) => r.spec) ?? [];
+      assert.deepEqual(jumps, want ? ['-j CANARY_DNAT'] : [], `${role ?? '(no label)'} IPv${family}`);
+    }
+    assert.equal(stub.count('get-pod', since), 1);
+    assert.ok(logs.find(want ? /; jump to CANARY_DNAT first in OUTPUT \(preview\)$/ : /; no jump in OUTPUT \(active\)$/));
+  }
+  // A second run (a restarted pod sandbox keeps nothing, but be safe) converges without a duplicate jump.
+  stub.setLabels({ role: 'preview' });
+  const ex = fakeExecutor();
+  await init([], env({ POD_NAME: stub.podName }), ex);
+  await init([], env({ POD_NAME: stub.podName }), ex);
+  assert.equal(parseSave(ex.tables[4].save())?.rules.filter((r) => r.chain === 'OUTPUT').length, 1);
+});
+
+test('init fails loud when it cannot read its Pod: the first connections could take the wrong route', async () => {
+  stub.failPods = 403;
+  try {
+    const { code, ex, logs } = await init([], env({ POD_NAME: stub.podName }));
+    assert.equal(code, 1);
+    assert.equal(ex.restores.length, 0, 'nothing programmed');
+    assert.match(logs.lines.find((l) => l.level === 'error')?.msg ?? '', /cannot read this Pod's role .* HTTP 403/);
+  } finally {
+    stub.failPods = undefined;
+  }
 });
 
 test('init --dry-run prints the payloads and the map, touches neither iptables nor the file', async () => {

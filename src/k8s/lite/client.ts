@@ -48,14 +48,15 @@ export class LiteClient {
     this.agent.destroy();
   }
 
-  private requestOptions(path: string): http.RequestOptions {
+  private requestOptions(path: string, method: string, contentType?: string): http.RequestOptions {
     const headers: Record<string, string> = { Accept: 'application/json', 'User-Agent': this.opts.userAgent ?? 'ghostwire' };
+    if (contentType) headers['Content-Type'] = contentType;
     const token = this.access.token?.();
     if (token) headers.Authorization = `Bearer ${token}`;
     const u = this.access.server;
     const basePath = u.pathname.replace(/\/+$/, '');
     return {
-      method: 'GET',
+      method,
       protocol: u.protocol,
       hostname: u.hostname.replace(/^\[|\]$/g, ''),
       port: u.port || (this.isHttps ? 443 : 80),
@@ -65,27 +66,27 @@ export class LiteClient {
     };
   }
 
-  private send(path: string, signal?: AbortSignal): Promise<http.IncomingMessage> {
+  private send(path: string, signal?: AbortSignal, method = 'GET', body?: { text: string; contentType: string }): Promise<http.IncomingMessage> {
     this.opts.onRequest?.(path);
     return new Promise((resolvePromise, reject) => {
       let options: http.RequestOptions;
       try {
-        options = this.requestOptions(path);
+        options = this.requestOptions(path, method, body?.contentType);
       } catch (err) {
         reject(err);
         return;
       }
       if (signal) options.signal = signal;
       const req = (this.isHttps ? https : http).request(options, resolvePromise);
-      req.on('error', (err) => reject(this.describe(err, path)));
-      req.end();
+      req.on('error', (err) => reject(this.describe(err, path, method)));
+      req.end(body?.text);
     });
   }
 
-  private describe(err: Error, path: string): Error {
+  private describe(err: Error, path: string, method = 'GET'): Error {
     if (err.name === 'AbortError') return err;
     const code = (err as NodeJS.ErrnoException).code;
-    return new Error(`GET ${path}: ${this.access.server.host}: ${err.message}${code && !err.message.includes(code) ? ` (${code})` : ''}`);
+    return new Error(`${method} ${path}: ${this.access.server.host}: ${err.message}${code && !err.message.includes(code) ? ` (${code})` : ''}`);
   }
 
   private async readBody(res: http.IncomingMessage, path: string): Promise<string> {
@@ -102,51 +103,84 @@ export class LiteClient {
     return Buffer.concat(chunks).toString('utf8');
   }
 
-  /** GET a JSON document; non-2xx answers become ApiError with the Status message. */
-  async getJSON<T>(path: string, signal?: AbortSignal): Promise<T> {
+  /** One request with a JSON answer; non-2xx answers become ApiError with the Status message. */
+  async requestJSON<T>(method: string, path: string, opts: { signal?: AbortSignal; body?: unknown; contentType?: string } = {}): Promise<T> {
     const timeout = AbortSignal.timeout(this.timeoutMs);
-    const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
+    const combined = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
+    const payload = opts.body === undefined ? undefined : { text: JSON.stringify(opts.body), contentType: opts.contentType ?? 'application/json' };
     let res: http.IncomingMessage;
     let body: string;
     try {
-      res = await this.send(path, combined);
+      res = await this.send(path, combined, method, payload);
       body = await this.readBody(res, path);
     } catch (err) {
-      if (timeout.aborted && !signal?.aborted) throw new Error(`GET ${path}: no answer within ${this.timeoutMs} ms`);
+      if (timeout.aborted && !opts.signal?.aborted) throw new Error(`${method} ${path}: no answer within ${this.timeoutMs} ms`);
       throw err;
     }
     const status = res.statusCode ?? 0;
     if (status < 200 || status > 299) {
       const s = statusFrom(body);
-      throw new ApiError(status, s.reason, s.message, path);
+      throw new ApiError(status, s.reason, s.message, path, method);
     }
     try {
       return JSON.parse(body) as T;
     } catch {
-      throw new Error(`GET ${path}: answer is not JSON`);
+      throw new Error(`${method} ${path}: answer is not JSON`);
     }
   }
 
-  /** All Services of a namespace (paged by 500; an expired continue token restarts the list once). */
-  async listServices(namespace: string, signal?: AbortSignal): Promise<ServiceObject[]> {
+  getJSON<T>(path: string, signal?: AbortSignal): Promise<T> {
+    return this.requestJSON<T>('GET', path, signal ? { signal } : {});
+  }
+
+  /**
+   * All Services of a namespace and the list's resourceVersion, from which a watch continues (paged by 500; an
+   * expired continue token restarts the list once).
+   */
+  async listServicesAt(namespace: string, signal?: AbortSignal): Promise<{ items: ServiceObject[]; resourceVersion: string | undefined }> {
     const base = `/api/v1/namespaces/${encodeURIComponent(namespace)}/services`;
     for (let attempt = 0; ; attempt++) {
       const items: ServiceObject[] = [];
       let cont: string | undefined;
+      let resourceVersion: string | undefined;
       try {
         do {
           const q = new URLSearchParams({ limit: '500' });
           if (cont) q.set('continue', cont);
-          const list = await this.getJSON<{ items?: ServiceObject[]; metadata?: { continue?: string } }>(`${base}?${q}`, signal);
+          const list = await this.getJSON<{ items?: ServiceObject[]; metadata?: { continue?: string; resourceVersion?: string } }>(`${base}?${q}`, signal);
           items.push(...(list.items ?? []));
+          resourceVersion ??= list.metadata?.resourceVersion;
           cont = list.metadata?.continue || undefined;
         } while (cont);
-        return items;
+        return { items, resourceVersion };
       } catch (err) {
         if (err instanceof ApiError && err.status === 410 && cont && attempt === 0) continue;
         throw err;
       }
     }
+  }
+
+  async listServices(namespace: string, signal?: AbortSignal): Promise<ServiceObject[]> {
+    return (await this.listServicesAt(namespace, signal)).items;
+  }
+
+  /** Watch every Service of a namespace (see watchPod). */
+  watchServices(namespace: string, opts: WatchOptions<ServiceObject>): Promise<{ events: number }> {
+    const q = new URLSearchParams({ watch: '1', allowWatchBookmarks: 'true' });
+    if (opts.resourceVersion) q.set('resourceVersion', opts.resourceVersion);
+    if (opts.timeoutSeconds) q.set('timeoutSeconds', String(opts.timeoutSeconds));
+    return this.watch(`/api/v1/namespaces/${encodeURIComponent(namespace)}/services?${q}`, opts);
+  }
+
+  /** Create an Event (core/v1) in its namespace; returns it as stored (name, resourceVersion). */
+  createEvent<T extends { metadata: { namespace: string } }>(event: T, signal?: AbortSignal): Promise<T & { metadata: { name: string } }> {
+    return this.requestJSON('POST', `/api/v1/namespaces/${encodeURIComponent(event.metadata.namespace)}/events`, { body: event, ...(signal ? { signal } : {}) });
+  }
+
+  /** JSON merge patch of an Event (count, lastTimestamp, message of an aggregated Event). */
+  patchEvent(namespace: string, name: string, patch: unknown, signal?: AbortSignal): Promise<unknown> {
+    const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/events/${encodeURIComponent(name)}`;
+    return this.requestJSON('PATCH', path, { body: patch, contentType: 'application/merge-patch+json', ...(signal ? { signal } : {}) });
   }
 
   getPod(namespace: string, name: string, signal?: AbortSignal): Promise<PodLike> {

@@ -42,8 +42,9 @@ export class ApiError extends Error {
     readonly reason: string | undefined,
     readonly apiMessage: string | undefined,
     readonly path: string,
+    readonly method = 'GET',
   ) {
-    super(`GET ${path}: HTTP ${status}${reason ? ` ${reason}` : ''}${apiMessage ? `: ${apiMessage}` : ''}`);
+    super(`${method} ${path}: HTTP ${status}${reason ? ` ${reason}` : ''}${apiMessage ? `: ${apiMessage}` : ''}`);
     this.name = 'ApiError';
   }
 }

@@ -23,6 +23,8 @@ export interface PodSourceOptions {
   log: Logger;
   metrics: WatcherMetrics;
   onPod: (pod: PodLike, via: PodVia, arrival: bigint) => void;
+  /** The watch went up (true) or down (false, with the reason). */
+  onHealth?: (up: boolean, reason: string | undefined) => void;
 }
 
 export class PodSource {
@@ -76,7 +78,9 @@ export class PodSource {
 
   private setUp(): void {
     if (!this.up) this.o.log.info('pod watch established');
+    const changed = !this.up;
     this.up = true;
+    if (changed) this.o.onHealth?.(true, undefined);
     this.o.metrics.watchUp.set(1);
     if (this.pollTimer) clearTimeout(this.pollTimer);
     this.pollTimer = undefined;
@@ -87,6 +91,7 @@ export class PodSource {
     if (reason) this.o.log.warn({ pollInterval: pollIntervalMs }, `${reason}; polling every ${pollIntervalMs} ms until the watch is back`);
     this.up = false;
     this.o.metrics.watchUp.set(0);
+    if (reason) this.o.onHealth?.(false, reason);
     if (this.pollTimer || this.abort.signal.aborted) return;
     this.pollTimer = setTimeout(() => void this.poll(), pollIntervalMs);
   }
