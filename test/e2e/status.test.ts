@@ -1,0 +1,294 @@
+// `ghostwire status` against a real kube-apiserver, controller-manager and helm-installed chart, with the webhook
+// running locally (url mode) and real watchers serving their /metrics through the API server's pod proxy:
+//
+//   shop (opted in)   orders   injected, pins cpuLimit itself: stays current after the defaults change; its pod's
+//                              watcher runs in a network namespace and is read through the pod proxy
+//                     cart     injected before the defaults change: rollout needed; its pod's IP is not routed,
+//                              so its line says the pod cannot be reached
+//                     early    annotated, created before the webhook was installed: not injected, and says so
+//   legacy (not)      billing  annotated in a namespace that never opted in: not injected, and says so
+//   big               1,000 injected pods read through the pod proxy (the speed figure)
+//
+// Pod IPs exist only in pod statuses: pod-proxy.ts answers the API server's CONNECTs (egress selector) by joining a
+// watcher's unix socket or the local webhook's port; nothing outside the loopback range is dialled.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { get as httpGet } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { CLI, repoPath } from '../helpers/paths.js';
+import { createNetns, runtimeSkipReason, type Netns } from '../helpers/netns.js';
+import { type ControlPlane, freePort, run, startControlPlane, waitFor } from './harness.js';
+import { type PodNetwork, startPodNetwork } from './pod-proxy.js';
+
+const GW_NS = 'ghostwire';
+const netnsSkip = runtimeSkipReason();
+if (netnsSkip) console.log(`# status e2e: watchers cannot run here (${netnsSkip}); their pods are reported unreachable instead`);
+
+let cp: ControlPlane;
+let net: PodNetwork;
+let dir: string;
+let port: number;
+let webhook: ChildProcess | undefined;
+let webhookLog = '';
+let ns: Netns | undefined;
+const watchers: ChildProcess[] = [];
+const pods: Record<string, string> = {};
+const timings: Record<string, number> = {};
+
+const yaml = (...docs: unknown[]) => docs.map((d) => stringify(d)).join('---\n');
+const getJson = async (args: string[]) => JSON.parse((await cp.kubectl([...args, '-o', 'json'])).stdout);
+
+function deployment(name: string, namespace: string, role: string, annotations: Record<string, string> = {}) {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name, namespace, annotations: { 'ghostwire.dev/enabled': 'true', ...annotations } },
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: { app: name } },
+      template: { metadata: { labels: { app: name, role } }, spec: { containers: [{ name: 'app', image: `${name}:1`, ports: [{ containerPort: 8080 }] }] } },
+    },
+  };
+}
+
+const service = (name: string) => ({ apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'shop' }, spec: { selector: { app: name }, ports: [{ name: 'http', port: 80, protocol: 'TCP' }] } });
+
+/** Plays kubelet for one pod: Running and Ready with the given IP (status subresource). */
+async function setRunning(namespace: string, name: string, ip: string): Promise<void> {
+  const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  const pod = await cp.api('GET', `/api/v1/namespaces/${namespace}/pods/${name}`);
+  const containers = (pod.body.spec.containers as Array<{ name: string; image: string }>).map((c) => ({ name: c.name, image: c.image, imageID: '', ready: true, started: true, restartCount: 0, state: { running: { startedAt: now } } }));
+  const status = { phase: 'Running', podIP: ip, podIPs: [{ ip }], startTime: now, conditions: ['PodScheduled', 'Initialized', 'ContainersReady', 'Ready'].map((type) => ({ type, status: 'True', lastTransitionTime: now })), containerStatuses: containers };
+  const r = await cp.api('PATCH', `/api/v1/namespaces/${namespace}/pods/${name}/status`, { status }, 'application/merge-patch+json');
+  assert.equal(r.status, 200, `pod ${namespace}/${name} status: ${JSON.stringify(r.body).slice(0, 300)}`);
+}
+
+async function podOf(namespace: string, app: string): Promise<string> {
+  return waitFor(`a pod of ${namespace}/${app}`, 30_000, async () => {
+    const list = await getJson(['-n', namespace, 'get', 'pods', '-l', `app=${app}`]);
+    return list.items[0]?.metadata.name as string | undefined;
+  });
+}
+
+async function startWebhook(): Promise<void> {
+  webhook = spawn(process.execPath, [
+    CLI, 'serve', '--port', String(port), '--host', '127.0.0.1', '--tls-cert', join(dir, 'tls.crt'), '--tls-key', join(dir, 'tls.key'),
+    '--defaults-configmap', `${GW_NS}/ghostwire-defaults`, '--namespace', GW_NS, '--kubeconfig', cp.kubeconfigPath, '--events', 'off', '--drain-delay', '0',
+  ], { stdio: ['ignore', 'pipe', 'pipe'] });
+  webhook.stdout!.on('data', (d: Buffer) => (webhookLog += d.toString()));
+  webhook.stderr!.on('data', (d: Buffer) => (webhookLog += d.toString()));
+  await waitFor('webhook listening', 20_000, async () => webhookLog.includes('ghostwire webhook listening'));
+  await waitFor('webhook configuration in effect', 30_000, async () => {
+    const r = await cp.kubectl(['apply', '--dry-run=server', '-o', 'json', '-f', '-'], { input: yaml(deployment('probe', 'shop', 'active')), allowFail: true });
+    return r.code === 0 && JSON.parse(r.stdout).spec.template.spec.containers.some((c: { name: string }) => c.name === 'ghostwire-watcher');
+  }, 500);
+}
+
+/** A real `ghostwire watch` for a pod, in a network namespace, serving /metrics on a unix socket the pod network routes to. */
+async function startWatcher(namespace: string, pod: string, socket: string): Promise<void> {
+  if (!ns) return;
+  const resolv = join(dir, 'resolv.conf');
+  writeFileSync(resolv, 'nameserver 10.96.0.10\n');
+  const child = ns.spawn(process.execPath, [CLI, 'watch', '--listen', `unix:${socket}`, '--verify-interval', '500ms', '--resolv-conf', resolv, '--events', 'off'], {
+    env: { PATH: process.env.PATH, KUBECONFIG: cp.kubeconfigPath, POD_NAMESPACE: namespace, POD_NAME: pod, GW_IPTABLES_DNAT_MAP: join(dir, `${pod}.map`) },
+  });
+  watchers.push(child);
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  await waitFor(`watcher of ${pod} healthy (log: ${out.slice(-500)})`, 20_000, async () => (await healthz(socket)) === 200);
+}
+
+function healthz(socketPath: string): Promise<number> {
+  return new Promise((resolve) => {
+    const req = httpGet({ socketPath, path: '/healthz' }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', () => resolve(0));
+  });
+}
+
+const status = (args: string[], env: NodeJS.ProcessEnv = {}) =>
+  run(process.execPath, [CLI, 'status', '--kubeconfig', cp.kubeconfigPath, ...args], { allowFail: true, env: { ...process.env, ...env } });
+
+before(async () => {
+  const started = Date.now();
+  dir = mkdtempSync(join(tmpdir(), 'gw-e2e-status-'));
+  net = await startPodNetwork(join(dir, 'net'));
+  cp = await startControlPlane({ apiServerArgs: net.apiServerArgs });
+  port = await freePort();
+  await cp.kubectl(['create', 'namespace', 'shop']);
+  await cp.kubectl(['label', 'namespace', 'shop', 'ghostwire.dev/injection=enabled']);
+  await cp.kubectl(['create', 'namespace', 'legacy']);
+  // Annotated before ghostwire exists in the cluster.
+  await cp.kubectl(['apply', '-f', '-'], { input: yaml(deployment('early', 'shop', 'active')) });
+  await new Promise((r) => setTimeout(r, 1100)); // creationTimestamp has one-second resolution
+  await cp.helm(['install', 'ghostwire', repoPath('charts', 'ghostwire'), '-n', GW_NS, '--create-namespace', '--set', `webhook.url=https://127.0.0.1:${port}/mutate`, '--set', 'certs.extraIPs={127.0.0.1}']);
+  const secret = await getJson(['-n', GW_NS, 'get', 'secret', 'ghostwire-tls']);
+  for (const k of ['tls.crt', 'tls.key']) writeFileSync(join(dir, k), Buffer.from(secret.data[k], 'base64'), { mode: 0o600 });
+  await startWebhook();
+  // The chart's webhook pods "run" at addresses the pod network joins to the local webhook.
+  const replicas = await waitFor('two webhook pods', 30_000, async () => {
+    const list = await getJson(['-n', GW_NS, 'get', 'pods', '-l', 'app.kubernetes.io/component=webhook']);
+    return list.items.length === 2 ? (list.items as Array<{ metadata: { name: string } }>).map((p) => p.metadata.name) : undefined;
+  });
+  for (const [i, name] of replicas.entries()) {
+    net.route(`10.250.0.${i + 2}`, 8443, { host: '127.0.0.1', port });
+    await setRunning(GW_NS, name, `10.250.0.${i + 2}`);
+  }
+  await cp.kubectl(['apply', '-f', '-'], { input: yaml(service('api'), service('api-preview')) });
+  await cp.kubectl(['apply', '-f', '-'], {
+    input: yaml(deployment('orders', 'shop', 'preview', { 'ghostwire.dev/cpuLimit': '200m' }), deployment('cart', 'shop', 'active'), deployment('billing', 'legacy', 'active')),
+  });
+  // The defaults change after injection.
+  await cp.helm(['upgrade', 'ghostwire', repoPath('charts', 'ghostwire'), '-n', GW_NS, '--reuse-values', '--set', 'defaults.cpuLimit=300m']);
+  await waitFor('webhook applied the new defaults', 20_000, async () => (webhookLog.match(/"msg":"defaults applied"/g) ?? []).length >= 2);
+  pods.orders = await podOf('shop', 'orders');
+  pods.cart = await podOf('shop', 'cart');
+  await setRunning('shop', pods.orders, '10.250.1.10');
+  await setRunning('shop', pods.cart, '10.250.1.20');
+  if (!netnsSkip) {
+    ns = await createNetns('gw-e2e-st');
+    const apiPort = Number(new URL(cp.server).port);
+    await ns.bridge({ host: '127.0.0.1', port: apiPort }, { port: apiPort });
+    const socket = join(dir, 'orders-watcher.sock');
+    net.route('10.250.1.10', 8081, { path: socket });
+    await startWatcher('shop', pods.orders, socket);
+  }
+  await waitFor('webhook Deployment 2/2 ready', 30_000, async () => (await getJson(['-n', GW_NS, 'get', 'deployment', 'ghostwire'])).status?.readyReplicas === 2);
+  timings.setupMs = Date.now() - started;
+});
+
+after(async () => {
+  for (const w of watchers) w.kill('SIGKILL');
+  await ns?.destroy();
+  webhook?.kill('SIGKILL');
+  await cp?.stop();
+  await net?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+const byName = (report: any, name: string) => report.workloads.find((w: any) => w.name === name);
+
+test('JSON: the injected workload is current with its pod routing read through the pod proxy, the one injected before the defaults change needs a rollout, the one created before the webhook says why; exit code 3', { timeout: 60_000 }, async (t) => {
+  const r = await status(['-n', 'shop', '-o', 'json']);
+  assert.equal(r.code, 3, r.stderr);
+  assert.equal(r.stderr, '', 'nothing on stderr when it is not a terminal (no progress indicator)');
+  const report = JSON.parse(r.stdout);
+  t.diagnostic(`attention: ${JSON.stringify(report.attention, null, 1)}`);
+  assert.equal(report.format, 'ghostwire.dev/status/v1');
+  assert.deepEqual(report.incomplete, []);
+
+  const webhookStatus = report.webhook;
+  assert.equal(webhookStatus.configuration, 'ghostwire');
+  assert.equal(webhookStatus.deployment, 'ghostwire/ghostwire');
+  assert.deepEqual(webhookStatus.replicas, { desired: 2, ready: 2, available: 2, updated: 2 });
+  assert.equal(webhookStatus.defaults.state, 'valid');
+  assert.equal(webhookStatus.defaults.source, 'ConfigMap ghostwire/ghostwire-defaults');
+  assert.equal(webhookStatus.replicaStatus.length, 2);
+  for (const rep of webhookStatus.replicaStatus) {
+    assert.equal(rep.reachable, true, `webhook replica ${rep.pod} read through the pod proxy: ${rep.error}`);
+    assert.equal(rep.defaultsValid, true);
+    assert.ok(Date.parse(rep.certificateNotAfter) > Date.now() + 300 * 86_400_000, 'the helm-generated certificate is valid for a year');
+  }
+  assert.ok(Date.parse(webhookStatus.caNotAfter) > Date.now());
+  assert.deepEqual(webhookStatus.findings, []);
+
+  const orders = byName(report, 'orders');
+  assert.equal(orders.state, 'current');
+  assert.equal(orders.injected, true);
+  assert.equal(orders.sidecarMode, 'container');
+  assert.equal(orders.configHash, orders.expectedHash);
+  const template = await getJson(['-n', 'shop', 'get', 'deployment', 'orders']);
+  assert.equal(orders.configHash, JSON.parse(template.spec.template.metadata.annotations['ghostwire.dev/status']).configHash, 'the hash its template runs');
+  const ordersPod = orders.pods[0];
+  assert.equal(ordersPod.name, pods.orders);
+  assert.equal(ordersPod.role, 'preview');
+  if (netnsSkip) {
+    assert.equal(ordersPod.state, 'unreachable');
+  } else {
+    assert.equal(ordersPod.state, 'ok', ordersPod.findings.join('; '));
+    assert.equal(ordersPod.watcher.jump, 'preview', 'the real watcher installed the jump for role=preview');
+    assert.equal(ordersPod.watcher.dnatRules, 1, 'api -> api-preview, one port');
+    assert.ok(ordersPod.watcher.lastSyncAgeSeconds !== null && ordersPod.watcher.lastSyncAgeSeconds < 30);
+    assert.equal(ordersPod.watcher.podWatchUp, true);
+  }
+
+  const cart = byName(report, 'cart');
+  assert.equal(cart.state, 'rollout-needed');
+  assert.equal(cart.reason, 'config-changed');
+  assert.notEqual(cart.configHash, cart.expectedHash);
+  assert.match(cart.message, /kubectl -n shop rollout restart deployment\/cart/);
+  const cartPod = cart.pods[0];
+  assert.equal(cartPod.state, 'unreachable');
+  assert.match(cartPod.findings.join('\n'), /watcher metrics not readable through the pod proxy: HTTP 5\d\d/);
+
+  const early = byName(report, 'early');
+  assert.equal(early.state, 'not-injected');
+  assert.equal(early.reason, 'created-before-webhook');
+  assert.equal(early.injected, false);
+  assert.equal(early.enabled, true);
+  assert.match(early.expectedHash, /^[0-9a-f]{16}$/);
+
+  assert.ok(report.attention.some((a: string) => a.startsWith('Deployment shop/cart: runs config')));
+  assert.ok(report.attention.some((a: string) => a.startsWith('Deployment shop/early: created')));
+  assert.ok(report.attention.some((a: string) => a.startsWith(`Pod shop/${pods.cart} (Deployment cart): watcher metrics not readable`)));
+  assert.equal(byName(report, 'probe'), undefined, 'a dry run stored nothing');
+});
+
+test('table: the same facts, one row per workload and pod, and the attention list', { timeout: 60_000 }, async (t) => {
+  const r = await status(['-n', 'shop']);
+  assert.equal(r.code, 3, r.stderr);
+  t.diagnostic(`\n${r.stdout}`);
+  const lines = r.stdout.split('\n');
+  const row = (re: RegExp) => lines.find((l) => re.test(l));
+  assert.match(row(/^shop\s+Deployment\s+orders\s/) ?? '', /yes\s+yes\s+container\s+[0-9a-f]{16}\s+current$/);
+  assert.match(row(/^shop\s+Deployment\s+cart\s/) ?? '', /yes\s+yes\s+container\s+[0-9a-f]{16} -> [0-9a-f]{16}\s+rollout-needed$/);
+  assert.match(row(/^shop\s+Deployment\s+early\s/) ?? '', /yes\s+no\s+-\s+\(would be [0-9a-f]{16}\)\s+not-injected \(created-before-webhook\)$/);
+  assert.match(row(new RegExp(`^shop\\s+${pods.cart}\\s`)) ?? '', /Deployment\/cart\s+active\s+-\s+-\s+-\s+-\s+unreachable$/);
+  if (!netnsSkip) assert.match(row(new RegExp(`^shop\\s+${pods.orders}\\s`)) ?? '', /Deployment\/orders\s+preview\s+preview\s+1\s+\d+s\s+0\s+ok$/);
+  assert.match(r.stdout, /^NEEDS ATTENTION \(\d+\)$/m);
+  assert.match(r.stdout, /^  deployment\s+ghostwire\/ghostwire: 2\/2 ready$/m);
+});
+
+test('a namespace that never opted in: the annotated workload is not injected, and the reason names the missing label', { timeout: 60_000 }, async () => {
+  const r = await status(['-n', 'legacy', '-o', 'json']);
+  assert.equal(r.code, 3, r.stderr);
+  const billing = byName(JSON.parse(r.stdout), 'billing');
+  assert.equal(billing.state, 'not-injected');
+  assert.equal(billing.reason, 'namespace-not-opted-in');
+  assert.match(billing.message, /namespace legacy is not opted in: label ghostwire\.dev\/injection=enabled is missing/);
+  const table = await status(['-n', 'legacy']);
+  assert.match(table.stdout, /^legacy\s+Deployment\s+billing\s+yes\s+no\s.*not-injected \(namespace-not-opted-in\)$/m);
+});
+
+test('kubectl ghostwire status: the plugin on PATH, one object, all well: exit code 0', { timeout: 60_000 }, async () => {
+  const bin = join(dir, 'bin');
+  mkdirSync(bin, { recursive: true });
+  // What npm links from package.json "bin" (the image-contents test checks the packed package has it).
+  const plugin = join(bin, 'kubectl-ghostwire');
+  writeFileSync(plugin, `#!/bin/sh\nexec "${process.execPath}" "${CLI}" "$@"\n`);
+  chmodSync(plugin, 0o755);
+  const pkg = JSON.parse(readFileSync(repoPath('package.json'), 'utf8'));
+  assert.equal(pkg.bin['kubectl-ghostwire'], pkg.bin.ghostwire, 'the npm package installs kubectl-ghostwire');
+  const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, KUBECONFIG: cp.kubeconfigPath };
+  const list = await run(cp.tools.KUBECTL, ['plugin', 'list'], { env, allowFail: true });
+  assert.match(list.stdout, /kubectl-ghostwire/);
+  const r = await run(cp.tools.KUBECTL, ['ghostwire', 'status', '-n', 'shop', 'deploy/orders'], { env, allowFail: true });
+  if (netnsSkip) {
+    assert.equal(r.code, 3, 'the watcher cannot run here, so its pod is unreachable');
+    return;
+  }
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /^All is well\.$/m);
+  const missing = await run(cp.tools.KUBECTL, ['ghostwire', 'status', '-n', 'shop', 'deploy/nothing-here'], { env, allowFail: true });
+  assert.equal(missing.code, 1, 'a named object that does not exist: incomplete');
+  assert.match(missing.stdout, /Deployment nothing-here not found in namespace shop/);
+  const usage = await run(cp.tools.KUBECTL, ['ghostwire', 'status', '-A', 'deploy/orders'], { env, allowFail: true });
+  assert.equal(usage.code, 2);
+});
