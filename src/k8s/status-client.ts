@@ -2,8 +2,11 @@
 // credentials: tokens, client certificates, exec plugins): paginated lists, gets, and the API server's pod proxy
 // for a watcher's /metrics. Requests go out over one keep-alive agent with a timeout and a size cap each: a pod's
 // answer comes from the pod, so it is bounded like any untrusted input. Errors never carry bodies or headers.
+import { existsSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { KubeObject } from '../kube/objects.js';
 
@@ -73,8 +76,18 @@ export class StatusClient {
 
   static create(o: StatusClientOptions): StatusClient {
     const kc = new KubeConfig();
-    if (o.kubeconfig) kc.loadFromFile(o.kubeconfig);
-    else kc.loadFromDefault();
+    const files = o.kubeconfig ?? process.env.KUBECONFIG;
+    // Without any configuration the library would fall back to http://localhost:8080: say what is missing instead.
+    if (!files && !process.env.KUBERNETES_SERVICE_HOST && !existsSync(join(homedir(), '.kube', 'config'))) {
+      throw new ApiReadError('no Kubernetes cluster configured: no --kubeconfig, $KUBECONFIG or ~/.kube/config, and not in a pod');
+    }
+    try {
+      if (o.kubeconfig) kc.loadFromFile(o.kubeconfig);
+      else kc.loadFromDefault();
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new ApiReadError(`cannot read the kubeconfig ${(o.kubeconfig ?? files ?? '').slice(0, 200)}: ${code ?? (err as Error).message.split('\n')[0]}`);
+    }
     if (o.context !== undefined) {
       if (!kc.getContexts().some((c) => c.name === o.context)) throw new ApiReadError(`--context: ${JSON.stringify(o.context.slice(0, 80))} is not a context of the kubeconfig`);
       kc.setCurrentContext(o.context);

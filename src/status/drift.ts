@@ -81,6 +81,25 @@ function sidecarModeOf(v: unknown): 'container' | 'native' | null {
 }
 
 export function judgeWorkload(object: KubeObject, kind: TargetKind, ctx: DriftContext): Drift {
+  try {
+    return judge(object, kind, ctx);
+  } catch (err) {
+    // An object the pipeline cannot take (the webhook would deny it too) must not take the whole report down.
+    return {
+      state: 'unknown',
+      enabled: false,
+      injected: false,
+      sidecarMode: null,
+      runningHash: null,
+      expectedHash: null,
+      reason: 'internal-error',
+      detail: `the admission pipeline failed on this object: ${(err as Error).message}`.slice(0, 300),
+      warnings: [],
+    };
+  }
+}
+
+function judge(object: KubeObject, kind: TargetKind, ctx: DriftContext): Drift {
   const req = reviewOf(object, kind);
   const subject = selectSubject(req);
   if (isOutcome(subject)) return fromEarlyOutcome(subject, object);
@@ -90,14 +109,7 @@ export function judgeWorkload(object: KubeObject, kind: TargetKind, ctx: DriftCo
     sidecarMode: sidecarModeOf(subject.previous?.sidecarMode),
     runningHash: clipHash(subject.previous?.configHash),
   };
-  let outcome: MutationOutcome;
-  try {
-    outcome = mutate(req, ctx);
-  } catch (err) {
-    // A bug in the pipeline must not take the whole report down; the webhook would deny this object too.
-    return { ...base, state: 'unknown', expectedHash: null, reason: 'internal-error', detail: `the admission pipeline failed on this object: ${(err as Error).message}`.slice(0, 300), warnings: [] };
-  }
-  const drift = classify(subject, outcome, base);
+  const drift = classify(subject, mutate(req, ctx), base);
   if (ctx.tunnelKeyKnown || drift.expectedHash === null || !wantsTunnel(subject, kind, ctx)) return drift;
   // Without the key the hash computed here is not the webhook's: say so rather than report a false drift.
   if (drift.state === 'not-injected') return { ...drift, expectedHash: null };

@@ -98,11 +98,21 @@ function watcherFindings(w: WatcherReadout, wants: 'preview' | 'active', options
   return out;
 }
 
-/**
- * The pod's row. `expectedHash` is the hash its workload should run now (null: unknown), `workloadInjected` whether
- * its workload asks for ghostwire at all.
- */
-export function podStatus(pod: KubeObject, probe: ProbeResult | undefined, expectedHash: string | null, workloadInjected: boolean, now: number, options: PodOptions): PodStatus {
+export interface PodContext {
+  /** What the pod proxy read gave; undefined when the pod was not read (not injected, not running). */
+  probe: ProbeResult | undefined;
+  /** The hash its workload's template runs, and the one the current defaults and annotations give (null: unknown). */
+  workloadHash: string | null;
+  expectedHash: string | null;
+  /** Whether its workload carries ghostwire. */
+  workloadInjected: boolean;
+  now: number;
+  options: PodOptions;
+}
+
+/** The pod's row. */
+export function podStatus(pod: KubeObject, c: PodContext): PodStatus {
+  const { probe, expectedHash, workloadInjected, now, options } = c;
   const w = watcherSpec(pod);
   const status = parseStatusAnnotation(pod.metadata?.annotations?.[STATUS_ANNOTATION]);
   const configHash = typeof status?.configHash === 'string' && status.configHash !== '' ? status.configHash.slice(0, 64) : null;
@@ -127,8 +137,10 @@ export function podStatus(pod: KubeObject, probe: ProbeResult | undefined, expec
   if (!row.injected) {
     if (workloadInjected) row.findings.push('runs without ghostwire (created before its workload was injected): it needs a rollout');
     state = 'not-injected';
-  } else if (expectedHash !== null && configHash !== expectedHash) {
-    row.findings.push(`runs config ${configHash ?? '(none)'}, the current defaults and annotations give ${expectedHash}: roll it`);
+  } else if (expectedHash !== null && configHash !== expectedHash && configHash !== c.workloadHash) {
+    // Older than its own workload's template (a rollout that did not finish); a template that is itself old is
+    // reported on the workload's line.
+    row.findings.push(`runs config ${configHash ?? '(none)'}, its workload's template runs ${c.workloadHash ?? '(none)'} and the current defaults give ${expectedHash}: its rollout did not finish`);
   }
   if (row.injected && probe === undefined) state = 'not-running';
   if (probe && !probe.ok) {

@@ -108,7 +108,7 @@ function workloadStatus(l: Listed, d: Drift, pods: KubeObject[], input: ReportIn
   const ns = String(l.object.metadata?.namespace ?? '');
   const reason = describe(l, d, input);
   const rows: PodStatus[] = (d.enabled || d.injected ? pods : [])
-    .map((p) => podStatus(p, input.probes.get(`${ns}/${p.metadata?.name}`), d.expectedHash, d.injected, input.now, input.options))
+    .map((p) => podStatus(p, { probe: input.probes.get(`${ns}/${p.metadata?.name}`), workloadHash: d.runningHash, expectedHash: d.expectedHash, workloadInjected: d.injected, now: input.now, options: input.options }))
     .sort((a, b) => byText(a.name, b.name));
   return {
     namespace: ns,

@@ -41,7 +41,7 @@ function workloadLines(workloads: readonly WorkloadStatus[]): string[] {
   if (workloads.length === 0) return ['WORKLOADS', '  none ask for ghostwire or carry it in this scope'];
   const rows = [['NAMESPACE', 'KIND', 'NAME', 'ENABLED', 'INJECTED', 'MODE', 'CONFIG', 'STATE']];
   for (const w of workloads) {
-    const state = w.reason && w.state !== 'rollout-needed' ? `${w.state} (${w.reason})` : w.state;
+    const state = w.reason && w.reason !== w.state && w.state !== 'rollout-needed' ? `${w.state} (${w.reason})` : w.state;
     rows.push([w.namespace, w.kind, w.name, yesNo(w.enabled), yesNo(w.injected), cell(w.sidecarMode), configCell(w), state]);
   }
   return ['WORKLOADS', ...columns(rows)];
@@ -76,7 +76,8 @@ function list(title: string, items: readonly string[]): string[] {
 export function renderTable(report: StatusReport): string {
   const notes = [
     ...report.webhook.notes,
-    ...report.workloads.filter((w) => w.state === 'unknown' || w.warnings.length > 0).map((w) => `${w.kind} ${w.namespace}/${w.name}: ${[w.state === 'unknown' ? w.message : null, ...w.warnings].filter(Boolean).join('; ')}`),
+    // Warnings of workloads that need attention are already said there.
+    ...report.workloads.filter((w) => w.state === 'unknown' || (!w.attention && w.warnings.length > 0)).map((w) => `${w.kind} ${w.namespace}/${w.name}: ${[w.state === 'unknown' ? w.message : null, ...(w.attention ? [] : w.warnings)].filter(Boolean).join('; ')}`),
   ];
   const lines = [
     ...webhookLines(report.webhook),

@@ -126,6 +126,6 @@ function deploymentFindings(status: WebhookStatus, deployment: KubeObject | unde
   if (replicas.desired > 0 && replicas.ready === 0) {
     status.findings.push(`no webhook replica is ready (0/${replicas.desired}): with failurePolicy ${status.failurePolicy ?? 'Fail'} writes of annotated workloads ${status.failurePolicy === 'Ignore' ? 'go through without ghostwire' : 'are rejected'}`);
   } else if (replicas.ready < replicas.desired) {
-    status.findings.push(`${replicas.ready}/${replicas.desired} webhook replicas ready`);
+    status.findings.push(`${replicas.ready}/${replicas.desired} replicas ready`);
   }
 }
