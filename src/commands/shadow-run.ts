@@ -4,6 +4,7 @@ import { createLogger } from '../log.js';
 import { LOG_LEVELS, UsageError, integer, objectName, oneOf, parseFlags, runCommand, seconds } from './flags.js';
 import { loadDefaultsFile, tunnelKeyFromFlag } from './inputs.js';
 import { SHADOW_USAGE } from './shadow.js';
+import { metricsListen, startStaleMetrics } from './shadow-metrics.js';
 import { shutdownSignal } from './shutdown.js';
 
 export async function run(argv: string[]): Promise<number> {
@@ -18,6 +19,7 @@ export async function run(argv: string[]): Promise<number> {
       concurrency: { type: 'string', default: '4' },
       resync: { type: 'string', default: '600' },
       'log-level': { type: 'string', default: 'info' },
+      'metrics-listen': { type: 'string' },
     }, SHADOW_USAGE);
     if (values.help) {
       process.stdout.write(SHADOW_USAGE);
@@ -29,6 +31,7 @@ export async function run(argv: string[]): Promise<number> {
     if (values.defaults && values['defaults-configmap']) throw new UsageError('--defaults and --defaults-configmap are exclusive');
     const cm = values['defaults-configmap'] === undefined ? undefined : objectName('defaults-configmap', values['defaults-configmap']);
     const defaults = cm ? { configMap: cm } : loadDefaultsFile(values.defaults);
+    const metricsAt = metricsListen(values['metrics-listen']);
     const key = tunnelKeyFromFlag(values['tunnel-key-file'], (m) => log.warn({}, m), !values['allow-dev-key']);
     const stopSignal = shutdownSignal();
     const { loadKubeConfig } = await import('../k8s/kubeconfig.js');
@@ -43,9 +46,11 @@ export async function run(argv: string[]): Promise<number> {
       resyncSeconds,
       instance: process.env.POD_NAME ?? hostname(),
     });
+    const metrics = metricsAt && (await startStaleMetrics(controller, metricsAt, { tunnelKey: key.key, ownNamespace: process.env.POD_NAMESPACE, log }));
     log.info({}, 'shadow controller watching');
     const signal = await stopSignal;
     log.info({ signal }, 'shadow controller stopping');
+    metrics?.close();
     await controller.stop();
     log.info({}, 'stopped');
     return 0;
