@@ -91,13 +91,22 @@ async function readDefaults(client: StatusClient, o: GatherOptions, deployment: 
   }
 }
 
-/** Reads one pod's metrics through the pod proxy; failures are results, not exceptions. */
+/**
+ * Reads one pod's metrics through the pod proxy; failures are results, not exceptions. A quick failure (502, 503, a
+ * broken connection: a pod restarting, a proxied connection closed under the request) is tried once more; a 4xx,
+ * a timeout or an answer too large is not.
+ */
 export async function probe(client: StatusClient, namespace: string, pod: string, port: number, scheme: 'http' | 'https' = 'http'): Promise<ProbeResult> {
-  try {
-    return { ok: true, text: await client.proxy(namespace, pod, port, '/metrics', scheme) };
-  } catch (err) {
-    return { ok: false, error: err instanceof ApiReadError ? err.message : errorText(err) };
+  let error = '';
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      return { ok: true, text: await client.proxy(namespace, pod, port, '/metrics', scheme) };
+    } catch (err) {
+      error = err instanceof ApiReadError ? err.message : errorText(err);
+      if (!(err instanceof ApiReadError && err.transient)) break;
+    }
   }
+  return { ok: false, error };
 }
 
 const rec = (v: unknown): Record<string, unknown> => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {});

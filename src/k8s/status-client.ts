@@ -14,6 +14,8 @@ export class ApiReadError extends Error {
   constructor(
     message: string,
     readonly status?: number,
+    /** A quick failure worth one more try: 502, 503 or a broken connection (not a timeout, not an answer too large). */
+    readonly transient = false,
   ) {
     super(message);
   }
@@ -153,24 +155,26 @@ export class StatusClient {
     if (!this.proxied) opts.agent = this.keepAliveAgent(opts);
     const mod = url.protocol === 'http:' ? http : https;
     return new Promise<string>((resolve, reject) => {
+      let statusOf = (): number | undefined => undefined;
       const req = mod.request(opts, (res) => {
+        statusOf = () => res.statusCode;
         const chunks: Buffer[] = [];
         let size = 0;
         res.on('data', (c: Buffer) => {
           size += c.length;
-          if (size > maxBytes) req.destroy(new ApiReadError(`GET ${url.pathname}: the answer exceeds ${maxBytes} bytes`));
+          if (size > maxBytes) req.destroy(new ApiReadError(`GET ${url.pathname}: the answer exceeds ${maxBytes} bytes`, statusOf()));
           else chunks.push(c);
         });
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
           const code = res.statusCode ?? 0;
           if (code >= 200 && code < 300) resolve(text);
-          else reject(new ApiReadError(statusMessage(code, text), code));
+          else reject(new ApiReadError(statusMessage(code, text), code, code === 502 || code === 503));
         });
         res.on('error', reject);
       });
       req.setTimeout(this.o.timeoutMs, () => req.destroy(new ApiReadError(`GET ${url.pathname}: no answer within ${this.o.timeoutMs} ms`)));
-      req.on('error', (err) => reject(err instanceof ApiReadError ? err : new ApiReadError(`GET ${url.pathname}: ${(err as NodeJS.ErrnoException).code ?? err.message}`)));
+      req.on('error', (err) => reject(err instanceof ApiReadError ? err : new ApiReadError(`GET ${url.pathname}: ${(err as NodeJS.ErrnoException).code ?? err.message}`, undefined, true)));
       req.end();
     });
   }

@@ -20,8 +20,8 @@ export interface StatusApiStub {
   url: string;
   /** Every request path with its query. */
   requests: string[];
-  /** Pod proxy answers by "namespace/pod:port" (or "namespace/https:pod:port"). */
-  proxy: Map<string, StubAnswer>;
+  /** Pod proxy answers by "namespace/pod:port" (or "namespace/https:pod:port"); a list is answered in order, its last one from then on. */
+  proxy: Map<string, StubAnswer | StubAnswer[]>;
   writeKubeconfig(dir: string): string;
   close(): Promise<void>;
 }
@@ -46,7 +46,7 @@ const status = (code: number, reason: string, message: string) => JSON.stringify
 export async function startStatusApiStub(objects: KubeObject[], token = 'status-stub-token'): Promise<StatusApiStub> {
   const pki = makeTestPki();
   const requests: string[] = [];
-  const proxy = new Map<string, StubAnswer>();
+  const proxy = new Map<string, StubAnswer | StubAnswer[]>();
   const server = https.createServer({ key: pki.serverKeyPem, cert: pki.serverCertPem }, (req, res) => {
     const url = new URL(req.url ?? '/', 'https://stub');
     requests.push(`${url.pathname}${url.search}`);
@@ -55,7 +55,8 @@ export async function startStatusApiStub(objects: KubeObject[], token = 'status-
     const m = /\/pods\/([^/]+)\/proxy(\/.*)$/.exec(url.pathname);
     if (m) {
       const ns = url.pathname.split('/')[4];
-      const answer = proxy.get(`${ns}/${decodeURIComponent(m[1] as string)}`);
+      const listed = proxy.get(`${ns}/${decodeURIComponent(m[1] as string)}`);
+      const answer = Array.isArray(listed) ? (listed.length > 1 ? listed.shift() : listed[0]) : listed;
       if (!answer) return send(503, status(503, 'ServiceUnavailable', 'error trying to reach service: no route'));
       if (answer.delayMs === Infinity) return undefined;
       setTimeout(() => res.writeHead(answer.status, { 'content-type': 'text/plain' }).end(answer.body), answer.delayMs ?? 0);

@@ -158,9 +158,13 @@ test('a named object, the kubeconfig context namespace, --context; a named objec
   assert.match(missing.stdout, /StatefulSet nothing not found in namespace shop/);
 });
 
-test('hostile pods: an endless answer is cut at the size bound, a silent one at --timeout; the rest of the report stands', async () => {
+test('hostile pods: an endless answer is cut at the size bound, a silent one at --timeout, a 503 tried once more; the rest of the report stands', async () => {
   stub.proxy.set('shop/debug:8081', { status: 200, body: `# ${'x'.repeat(5 * 1024 * 1024)}\n` });
   stub.proxy.set('shop/orders-5b6c7d-m4n5b:8081', { status: 200, body: '', delayMs: Infinity });
+  const good = stub.proxy.get('shop/orders-7d9f8c-a1b2c:8081') as { status: number; body: string };
+  stub.proxy.set('shop/orders-7d9f8c-a1b2c:8081', [{ status: 503, body: '{"kind":"Status","code":503,"reason":"ServiceUnavailable","message":"the pod restarts"}' }, good]);
+  const asked = () => stub.requests.filter((q) => q.includes('orders-7d9f8c-a1b2c')).length;
+  const before = asked();
   const started = Date.now();
   const r = await status(['--kubeconfig', kubeconfig, '-o', 'json', '--timeout', '1']);
   assert.ok(Date.now() - started < 20_000);
@@ -168,7 +172,13 @@ test('hostile pods: an endless answer is cut at the size bound, a silent one at 
   const pods = report.workloads.flatMap((w: any) => w.pods);
   assert.match(pods.find((p: any) => p.name === 'debug').findings.join(), /the answer exceeds 4194304 bytes/);
   assert.match(pods.find((p: any) => p.name === 'orders-5b6c7d-m4n5b').findings.join(), /no answer within 1000 ms/);
-  assert.equal(pods.find((p: any) => p.name === 'orders-7d9f8c-a1b2c').state, 'ok');
+  assert.equal(pods.find((p: any) => p.name === 'orders-7d9f8c-a1b2c').state, 'ok', 'read on the second try');
+  assert.equal(asked() - before, 2);
+  stub.proxy.set('shop/orders-7d9f8c-a1b2c:8081', { status: 403, body: '{"kind":"Status","code":403,"reason":"Forbidden","message":"pods \\"x\\" is forbidden"}' });
+  const forbidden = JSON.parse((await status(['--kubeconfig', kubeconfig, '-o', 'json', 'deploy/orders'])).stdout);
+  assert.match(forbidden.workloads[0].pods.find((p: any) => p.name === 'orders-7d9f8c-a1b2c').findings.join(), /HTTP 403 Forbidden/);
+  assert.equal(asked() - before, 3, 'a 403 is not tried again');
+  stub.proxy.set('shop/orders-7d9f8c-a1b2c:8081', good);
 });
 
 test('progress: redrawn in place on a terminal, nothing when not a terminal', () => {
