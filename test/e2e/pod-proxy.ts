@@ -14,7 +14,7 @@ export type Target = { path: string } | { host: '127.0.0.1'; port: number };
 export interface PodNetwork {
   /** kube-apiserver flags that route the pod proxy through this network. */
   apiServerArgs: string[];
-  /** Route podIP:port (or every podIP starting with `ipPrefix` on that port) to a target. */
+  /** Route podIP:port (or every podIP starting with `ipPrefix` on that port, replacing an earlier route) to a target. */
   route(ip: string, port: number, target: Target): void;
   routePrefix(ipPrefix: string, port: number, target: Target): void;
   /** CONNECT requests seen: "ip:port -> routed|refused". */
@@ -55,7 +55,9 @@ export async function startPodNetwork(dir: string): Promise<PodNetwork> {
         return;
       }
       const up = 'path' in target ? net.connect(target.path) : net.connect(target.port, target.host);
+      let established = false;
       up.once('connect', () => {
+        established = true;
         conn.write('HTTP/1.1 200 Connection established\r\n\r\n');
         const rest = Buffer.from(head.slice(end + 4), 'latin1');
         if (rest.length > 0) up.write(rest);
@@ -65,8 +67,10 @@ export async function startPodNetwork(dir: string): Promise<PodNetwork> {
         conn.destroy();
         up.destroy();
       };
-      up.on('error', () => {
-        if (!conn.destroyed) conn.end('HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n');
+      up.on('error', (err: NodeJS.ErrnoException) => {
+        seen.push(`${m?.[1] ?? '?'} -> upstream ${established ? 'broke' : 'refused'}: ${err.code ?? err.message}`);
+        // Before the tunnel exists the CONNECT fails; inside it, the connection just ends (the pod went away).
+        if (!established && !conn.destroyed) conn.end('HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n');
         close();
       });
       conn.on('error', close);
@@ -94,7 +98,11 @@ export async function startPodNetwork(dir: string): Promise<PodNetwork> {
   return {
     apiServerArgs: [`--egress-selector-config-file=${config}`],
     route: (ip, port, target) => void exact.set(`${ip}:${port}`, target),
-    routePrefix: (prefix, port, target) => void prefixes.push({ prefix, port, target }),
+    routePrefix: (prefix, port, target) => {
+      const at = prefixes.findIndex((p) => p.prefix === prefix && p.port === port);
+      if (at >= 0) prefixes.splice(at, 1);
+      prefixes.push({ prefix, port, target });
+    },
     seen,
     close: () =>
       new Promise<void>((resolve) => {

@@ -292,3 +292,123 @@ test('kubectl ghostwire status: the plugin on PATH, one object, all well: exit c
   const usage = await run(cp.tools.KUBECTL, ['ghostwire', 'status', '-A', 'deploy/orders'], { env, allowFail: true });
   assert.equal(usage.code, 2);
 });
+
+test('the shadow controller exports ghostwire_workload_config_stale from its informers: the stale workload 1, the current one 0, the uninjected ones absent', { timeout: 60_000 }, async (t) => {
+  const metricsPort = await freePort();
+  const child = spawn(process.execPath, [CLI, 'shadow', 'run', '--kubeconfig', cp.kubeconfigPath, '--defaults-configmap', `${GW_NS}/ghostwire-defaults`, '--allow-dev-key', '--metrics-listen', `127.0.0.1:${metricsPort}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  child.stdout!.on('data', (d: Buffer) => (log += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+  t.after(() => void child.kill('SIGKILL'));
+  const series = await waitFor(`stale series (log: ${log.slice(-300)})`, 30_000, async () => {
+    const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    const lines = text.split('\n').filter((l) => l.startsWith('ghostwire_workload_config_stale{'));
+    return lines.length > 0 ? lines : undefined;
+  });
+  t.diagnostic(series.join('\n'));
+  assert.ok(series.includes('ghostwire_workload_config_stale{namespace="shop",kind="Deployment",name="cart"} 1'));
+  assert.ok(series.includes('ghostwire_workload_config_stale{namespace="shop",kind="Deployment",name="orders"} 0'));
+  assert.ok(!series.some((l) => /name="(early|billing)"/.test(l)), 'not injected: no series');
+  // The same judgement as ghostwire status gives.
+  const report = JSON.parse((await status(['-A', '-o', 'json'])).stdout);
+  for (const line of series) {
+    const m = /namespace="([^"]+)",kind="([^"]+)",name="([^"]+)"\} (\d)/.exec(line)!;
+    const w = report.workloads.find((x: any) => x.namespace === m[1] && x.kind === m[2] && x.name === m[3]);
+    assert.equal(m[4] === '1', w.state === 'rollout-needed' || w.state === 'removal-pending', line);
+  }
+  child.kill('SIGTERM');
+});
+
+/**
+ * A pod that answers /metrics with a real watcher registry's text after `delayMs` (what a round trip to a pod on
+ * another node costs): the stand-in for many watchers at once.
+ */
+async function standInWatchers(socket: string, delayMs: number): Promise<void> {
+  const { WatcherMetrics } = await import('../../src/runtime/watcher/metrics.js');
+  const m = new WatcherMetrics();
+  m.jumpState.set({ state: 'preview' }, 1);
+  m.jumpState.set({ state: 'active' }, 0);
+  m.dnatRules.set({ service: 'api' }, 1);
+  m.watchUp.set(1);
+  m.serviceWatchUp.set(1);
+  const { createServer } = await import('node:http');
+  let text = '';
+  const refresh = async () => {
+    m.lastSync.set(Date.now() / 1000);
+    text = await m.registry.metrics();
+  };
+  await refresh();
+  const timer = setInterval(() => void refresh(), 1000);
+  const server = createServer((_req, res) => void setTimeout(() => res.writeHead(200, { 'content-type': m.registry.contentType }).end(text), delayMs));
+  await new Promise<void>((r) => server.listen(socket, r));
+  after(() => {
+    clearInterval(timer);
+    server.close();
+  });
+}
+
+async function timedStatus(namespace: string, concurrency: number): Promise<{ ms: number; report: any }> {
+  const started = Date.now();
+  const r = await status(['-n', namespace, '-o', 'json', '--concurrency', String(concurrency)]);
+  const ms = Date.now() - started;
+  const report = JSON.parse(r.stdout);
+  assert.equal(r.code, 0, `${JSON.stringify([...report.attention.slice(0, 5), ...report.incomplete])}\n${r.stderr}\n${net.seen.filter((x) => x.includes('upstream')).slice(0, 5).join('\n')}`);
+  assert.equal(r.stderr, '', 'no progress indicator when stderr is not a terminal');
+  return { ms, report };
+}
+
+test('1,000 injected pods in one namespace: every watcher read through the pod proxy with bounded concurrency; piped output has no progress indicator', { timeout: 600_000 }, async (t) => {
+  const N = 1000;
+  const { mapBounded } = await import('../../src/util/pool.js');
+  await cp.kubectl(['create', 'namespace', 'big']);
+  // One Pod rendered by the webhook's own code with the defaults in force, so every pod runs the current config.
+  const defaultsFile = join(dir, 'defaults.yaml');
+  writeFileSync(defaultsFile, (await getJson(['-n', GW_NS, 'get', 'configmap', 'ghostwire-defaults'])).data['config.yaml']);
+  const manifest = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'big', namespace: 'big', labels: { app: 'big', role: 'preview' }, annotations: { 'ghostwire.dev/enabled': 'true' } }, spec: { containers: [{ name: 'app', image: 'big:1' }] } };
+  const injected = JSON.parse((await run(process.execPath, [CLI, 'inject', '-f', '-', '-n', 'big', '--defaults', defaultsFile, '-o', 'json'], { input: JSON.stringify(manifest) })).stdout);
+  assert.ok(injected.spec.containers.some((c: { name: string }) => c.name === 'ghostwire-watcher'));
+  await waitFor('ServiceAccount big/default', 30_000, async () => (await cp.api('GET', '/api/v1/namespaces/big/serviceaccounts/default')).status === 200);
+  const names = Array.from({ length: N }, (_, i) => `big-${String(i).padStart(4, '0')}`);
+  const started = Date.now();
+  await mapBounded(names, 16, async (name) => {
+    const r = await cp.api('POST', '/api/v1/namespaces/big/pods', { ...injected, metadata: { ...injected.metadata, name } });
+    assert.equal(r.status, 201, JSON.stringify(r.body).slice(0, 300));
+  });
+  await mapBounded(names, 16, (name, i) => setRunning('big', name, `10.251.${(i + 1) >> 8}.${(i + 1) & 255}`));
+  timings.create1000PodsMs = Date.now() - started;
+
+  // 1. Every pod's metrics port leads to one real watcher (shop/orders', role preview too), or a stand-in.
+  const real = join(dir, 'orders-watcher.sock');
+  if (netnsSkip) await standInWatchers(real, 0);
+  net.routePrefix('10.251.', 8081, { path: real });
+  const before = net.seen.length;
+  const first = await timedStatus('big', 16);
+  assert.equal(net.seen.slice(before).filter((s) => s.startsWith('10.251.')).length, N, 'one pod proxy connection per pod');
+  assert.equal(first.report.summary.pods, N);
+  assert.equal(first.report.summary.podsRead, N);
+  assert.equal(first.report.summary.podsUnreachable, 0);
+  assert.ok(first.report.workloads.every((w: any) => w.state === 'current' && w.pods[0].state === 'ok' && w.pods[0].watcher.jump === 'preview'));
+
+  // 2. Pods that each take 20 ms to answer, read one at a time and with the default bound.
+  const slow = join(dir, 'slow-watchers.sock');
+  await standInWatchers(slow, 20);
+  net.routePrefix('10.251.', 8081, { path: slow });
+  const runs: Record<string, number> = { [`concurrency 16, one ${netnsSkip ? 'stand-in' : 'real'} watcher`]: first.ms };
+  for (const c of [1, 16, 64]) {
+    const { ms, report } = await timedStatus('big', c);
+    assert.equal(report.summary.podsRead, N);
+    runs[`concurrency ${c}, pods answering in 20 ms`] = ms;
+  }
+  t.diagnostic(`ghostwire status -n big, ${N} injected pods each read through the pod proxy, wall time ms: ${JSON.stringify(runs)}; setup ms: ${JSON.stringify(timings)}`);
+
+  // On a terminal (script(1) gives it one), stderr shows the progress, redrawn in place, and clears it at the end.
+  const hasScript = (await run('sh', ['-c', 'command -v script'], { allowFail: true })).code === 0;
+  if (!hasScript) return t.diagnostic('script(1) not installed: the terminal progress indicator is covered by the unit test only');
+  const typescript = join(dir, 'typescript');
+  const cmd = [process.execPath, CLI, 'status', '--kubeconfig', cp.kubeconfigPath, '-n', 'big', '-o', 'json'].map((a) => `'${a}'`).join(' ');
+  await run('script', ['-qec', `${cmd} > ${join(dir, 'tty.json')}`, typescript], { allowFail: true });
+  const seen = readFileSync(typescript, 'utf8');
+  assert.match(seen, /\r\u001b\[2Kghostwire status: reading watcher metrics through the pod proxy \d+\/1000/);
+  assert.match(seen, /\r\u001b\[2K\r?\n?Script done|\r\u001b\[2K$/m, 'the line is cleared at the end');
+  assert.equal(JSON.parse(readFileSync(join(dir, 'tty.json'), 'utf8')).summary.podsRead, N, 'stdout stays the report');
+});
