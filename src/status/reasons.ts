@@ -20,6 +20,26 @@ export interface ReasonContext {
   namespaceLabels: Record<string, string> | undefined;
 }
 
+/** Every reason code the report can give, with what an operator does about it (docs/operations.md is generated from this). */
+export const REASON_CODES: ReadonlyArray<readonly [code: string, meaning: string]> = [
+  ['config-changed', 'rollout-needed: the template runs another config hash than the defaults and annotations give now. Roll the workload'],
+  ['not-enabled', 'removal-pending: `ghostwire.dev/enabled` was turned off after injection; the next write removes ghostwire'],
+  ['no-webhook', 'no MutatingWebhookConfiguration carries a `*.ghostwire.dev` webhook: nothing is injected'],
+  ['kind-not-registered', "the configuration's rules do not send this resource (e.g. rollouts without `webhook.argoRollouts`)"],
+  ['namespace-excluded', "the namespaceSelector's `kubernetes.io/metadata.name NotIn` list names the namespace"],
+  ['namespace-not-opted-in', "the namespace's labels do not match the namespaceSelector (the message names the missing label)"],
+  ['object-selector', "the workload's labels are excluded by the objectSelector"],
+  ['created-before-webhook', 'created before the webhook configuration existed, never written since. Write it again'],
+  ['not-admitted', 'in scope now, but last written when the webhook was not called (before the namespace opted in, or during an outage with failurePolicy Ignore). Write it again'],
+  ['system-namespace', 'kube-system, kube-public, kube-node-lease: never injected'],
+  ['webhook-namespace', "the webhook's own namespace: never injected"],
+  ['host-network', '`hostNetwork: true`: the rules would apply to the whole node'],
+  ['workload-ref', 'a Rollout with `spec.workloadRef`: annotate the referenced workload'],
+  ['no-pod-template', 'the object has no pod template'],
+  ['invalid-annotations', 'refused: the webhook denies the object (deny mode) naming every bad annotation'],
+  ['unknown', 'the expected hash cannot be computed: the defaults are rejected or unreadable, or a tunnel workload without `--tunnel-key-file`'],
+];
+
 const ROLL = 'write it again to get it injected (kubectl rollout restart, or re-apply its manifest)';
 
 /** Reasons the pipeline gives, as operators read them. */
@@ -37,6 +57,10 @@ const CODE_ALIASES: Record<string, string> = { 'own-namespace': 'webhook-namespa
 
 /** Why `drift` (state skipped or refused) happened. */
 export function pipelineReason(drift: Drift, namespace: string): Reason {
+  // An invalid ghostwire.dev/enabled is skipped as not-enabled by the pipeline; for the operator it is a bad annotation.
+  if (drift.state === 'refused' && drift.reason !== 'invalid-annotations') {
+    return { code: 'invalid-annotations', message: `its ghostwire.dev annotations are invalid${drift.detail ? `: ${clip(drift.detail, 400)}` : ''}` };
+  }
   const text = PIPELINE[drift.reason]?.(namespace) ?? drift.reason;
   const detail = drift.detail ? `: ${clip(drift.detail, 400)}` : '';
   return { code: CODE_ALIASES[drift.reason] ?? drift.reason, message: drift.reason === 'invalid-annotations' || !PIPELINE[drift.reason] ? `${text}${detail}` : text };
