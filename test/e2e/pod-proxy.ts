@@ -14,7 +14,10 @@ export type Target = { path: string } | { host: '127.0.0.1'; port: number };
 export interface PodNetwork {
   /** kube-apiserver flags that route the pod proxy through this network. */
   apiServerArgs: string[];
-  /** Route podIP:port (or every podIP starting with `ipPrefix` on that port, replacing an earlier route) to a target. */
+  /**
+   * Route podIP:port (or every podIP starting with `ipPrefix` on that port, replacing an earlier route and closing
+   * the tunnels it had) to a target.
+   */
   route(ip: string, port: number, target: Target): void;
   routePrefix(ipPrefix: string, port: number, target: Target): void;
   /** CONNECT requests seen: "ip:port -> routed|refused". */
@@ -29,6 +32,8 @@ export async function startPodNetwork(dir: string): Promise<PodNetwork> {
   const prefixes: Array<{ prefix: string; port: number; target: Target }> = [];
   const seen: string[] = [];
   const open = new Set<net.Socket>();
+  /** Established tunnels by the podIP:port they reach. */
+  const tunnels = new Map<net.Socket, string>();
   const lookup = (hostPort: string): Target | undefined => {
     const at = hostPort.lastIndexOf(':');
     const ip = hostPort.slice(0, at);
@@ -58,6 +63,8 @@ export async function startPodNetwork(dir: string): Promise<PodNetwork> {
       let established = false;
       up.once('connect', () => {
         established = true;
+        tunnels.set(conn, m?.[1] as string);
+        conn.once('close', () => tunnels.delete(conn));
         conn.write('HTTP/1.1 200 Connection established\r\n\r\n');
         const rest = Buffer.from(head.slice(end + 4), 'latin1');
         if (rest.length > 0) up.write(rest);
@@ -102,6 +109,8 @@ export async function startPodNetwork(dir: string): Promise<PodNetwork> {
       const at = prefixes.findIndex((p) => p.prefix === prefix && p.port === port);
       if (at >= 0) prefixes.splice(at, 1);
       prefixes.push({ prefix, port, target });
+      // The API server keeps idle tunnels to pods; those to the old target are closed so no read goes there.
+      for (const [conn, hostPort] of tunnels) if (hostPort.startsWith(prefix) && hostPort.endsWith(`:${port}`)) conn.destroy();
     },
     seen,
     close: () =>

@@ -13,7 +13,7 @@
 // watcher's unix socket or the local webhook's port; nothing outside the loopback range is dialled.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -402,11 +402,10 @@ test('1,000 injected pods in one namespace: every watcher read through the pod p
   t.diagnostic(`ghostwire status -n big, ${N} injected pods each read through the pod proxy, wall time ms: ${JSON.stringify(runs)}; setup ms: ${JSON.stringify(timings)}`);
 
   // On a terminal (script(1) gives it one), stderr shows the progress, redrawn in place, and clears it at the end.
-  const hasScript = (await run('sh', ['-c', 'command -v script'], { allowFail: true })).code === 0;
-  if (!hasScript) return t.diagnostic('script(1) not installed: the terminal progress indicator is covered by the unit test only');
+  if (spawnSync('sh', ['-c', 'command -v script'], { stdio: 'ignore' }).status !== 0) return t.diagnostic('script(1) not installed: the terminal progress indicator is covered by the unit test only');
   const typescript = join(dir, 'typescript');
   const cmd = [process.execPath, CLI, 'status', '--kubeconfig', cp.kubeconfigPath, '-n', 'big', '-o', 'json'].map((a) => `'${a}'`).join(' ');
-  await run('script', ['-qec', `${cmd} > ${join(dir, 'tty.json')}`, typescript], { allowFail: true });
+  await new Promise<void>((resolve) => spawn('script', ['-qec', `${cmd} > ${join(dir, 'tty.json')}`, typescript], { stdio: 'ignore' }).on('close', () => resolve()));
   const seen = readFileSync(typescript, 'utf8');
   assert.match(seen, /\r\u001b\[2Kghostwire status: reading watcher metrics through the pod proxy \d+\/1000/);
   assert.match(seen, /\r\u001b\[2K\r?\n?Script done|\r\u001b\[2K$/m, 'the line is cleared at the end');
