@@ -293,6 +293,47 @@ test('kubectl ghostwire status: the plugin on PATH, one object, all well: exit c
   assert.equal(usage.code, 2);
 });
 
+test('with only the permissions docs/operations.md lists: the same report; without pods/proxy the pods read as forbidden', { timeout: 90_000 }, async () => {
+  const doc = readFileSync(repoPath('docs', 'operations.md'), 'utf8');
+  const block = /### Permissions[\s\S]*?```yaml\n([\s\S]*?)```/.exec(doc)?.[1];
+  assert.ok(block, 'docs/operations.md has the RBAC block');
+  await cp.kubectl(['apply', '-f', '-'], { input: block });
+  await cp.kubectl(['create', 'serviceaccount', 'operator', '-n', 'default']);
+  await cp.kubectl(['create', 'clusterrolebinding', 'ghostwire-status', '--clusterrole=ghostwire-status', '--serviceaccount=default:operator']);
+  await cp.kubectl(['create', 'rolebinding', 'ghostwire-status', '-n', GW_NS, '--role=ghostwire-status', '--serviceaccount=default:operator']);
+  const token = (await cp.kubectl(['-n', 'default', 'create', 'token', 'operator', '--duration=1h'])).stdout.trim();
+  writeFileSync(join(dir, 'api-ca.crt'), cp.caPem);
+  const kubeconfig = join(dir, 'operator.kubeconfig');
+  writeFileSync(kubeconfig, yaml({
+    apiVersion: 'v1', kind: 'Config',
+    clusters: [{ name: 'e2e', cluster: { server: cp.server, 'certificate-authority': join(dir, 'api-ca.crt') } }],
+    users: [{ name: 'operator', user: { token } }],
+    contexts: [{ name: 'operator', context: { cluster: 'e2e', user: 'operator', namespace: 'shop' } }],
+    'current-context': 'operator',
+  }), { mode: 0o600 });
+  const as = 'system:serviceaccount:default:operator';
+  await waitFor('the bindings in effect', 20_000, async () => (await cp.kubectl(['auth', 'can-i', 'get', 'pods', '--subresource=proxy', '-n', 'shop', `--as=${as}`], { allowFail: true })).stdout.trim() === 'yes');
+  assert.equal((await cp.kubectl(['auth', 'can-i', 'list', 'secrets', '-n', GW_NS, `--as=${as}`], { allowFail: true })).stdout.trim(), 'no');
+  const admin = JSON.parse((await status(['-n', 'shop', '-o', 'json'])).stdout);
+  const run1 = await run(process.execPath, [CLI, 'status', '-o', 'json'], { allowFail: true, env: { ...process.env, KUBECONFIG: kubeconfig } });
+  const operator = JSON.parse(run1.stdout);
+  assert.equal(run1.code, 3, run1.stderr);
+  assert.deepEqual(operator.incomplete, []);
+  const states = (r: any) => r.workloads.map((w: any) => `${w.name} ${w.state} ${w.reason} ${w.pods.map((p: any) => p.state).join(',')}`);
+  assert.deepEqual(states(operator), states(admin));
+  assert.deepEqual(operator.webhook.findings, admin.webhook.findings);
+  // Without pods/proxy: every read through the proxy is refused, and the report says so per pod.
+  const role = await getJson(['get', 'clusterrole', 'ghostwire-status']);
+  role.rules = role.rules.filter((r: any) => !r.resources.includes('pods/proxy'));
+  await cp.kubectl(['replace', '-f', '-'], { input: JSON.stringify(role) });
+  await waitFor('pods/proxy revoked', 20_000, async () => (await cp.kubectl(['auth', 'can-i', 'get', 'pods', '--subresource=proxy', '-n', 'shop', `--as=${as}`], { allowFail: true })).stdout.trim() === 'no');
+  const run2 = await run(process.execPath, [CLI, 'status', '-o', 'json', 'deploy/orders'], { allowFail: true, env: { ...process.env, KUBECONFIG: kubeconfig } });
+  assert.equal(run2.code, 3);
+  const pod = JSON.parse(run2.stdout).workloads[0].pods[0];
+  assert.equal(pod.state, 'unreachable');
+  assert.match(pod.findings[0], /HTTP 403 Forbidden: pods "orders-[a-z0-9-]+:8081" is forbidden: User "system:serviceaccount:default:operator" cannot get resource "pods\/proxy"/);
+});
+
 test('the shadow controller exports ghostwire_workload_config_stale from its informers: the stale workload 1, the current one 0, the uninjected ones absent', { timeout: 60_000 }, async (t) => {
   const metricsPort = await freePort();
   const child = spawn(process.execPath, [CLI, 'shadow', 'run', '--kubeconfig', cp.kubeconfigPath, '--defaults-configmap', `${GW_NS}/ghostwire-defaults`, '--allow-dev-key', '--metrics-listen', `127.0.0.1:${metricsPort}`], { stdio: ['ignore', 'pipe', 'pipe'] });
