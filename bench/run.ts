@@ -1,4 +1,5 @@
 // npm run bench: side-by-side figures from one run (not tests; nothing here asserts a timing).
+import { runRoutesBench } from './routes.js';
 import { runRuntimeBench } from './runtime.js';
 import { benchReview, runWebhookBench, summarizeWebhook } from './webhook.js';
 
@@ -12,6 +13,9 @@ async function main(): Promise<void> {
   }
   if (!only || only === 'runtime') {
     await runRuntimeBench();
+  }
+  if (!only || only === 'routes') {
+    await runRoutesBench();
   }
 }
 

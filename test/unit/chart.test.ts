@@ -1,5 +1,6 @@
 // The Helm chart, rendered by the real helm binary (helm lint --strict, helm template) and checked object by object:
-// the webhook's scope and failure behaviour, the certificate modes, RBAC, pod security, and the schema.
+// the webhook's scope and failure behaviour, the certificate modes, RBAC, pod security, and the schema. Helm 4 renders
+// for the object checks; lint, the schema, the kubeVersion range and the whole render are checked with Helm 3 too.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
@@ -8,7 +9,7 @@ import { parse as parseYaml } from 'yaml';
 import { OPTION_LIST } from '../../src/config/options.js';
 import { BUILTIN_NETWORK, parseDefaults } from '../../src/config/defaults.js';
 import { repoPath } from '../helpers/paths.js';
-import { type K8sObject, helmOrSkip, parseManifests, runHelm } from '../helpers/helm.js';
+import { type K8sObject, bothHelmsOrSkip, helmOrSkip, parseManifests, runHelm } from '../helpers/helm.js';
 
 const CHART = repoPath('charts', 'ghostwire');
 const RELEASE = 'gw';
@@ -17,8 +18,8 @@ const FULLNAME = 'gw-ghostwire';
 const SYSTEM_NAMESPACES = ['kube-system', 'kube-public', 'kube-node-lease'];
 
 
-function template(helm: string, set: string[] = [], expectOk = true): { objects: K8sObject[]; stderr: string; status: number | null } {
-  const args = ['template', RELEASE, CHART, '--namespace', NS];
+function template(helm: string, set: string[] = [], expectOk = true, extra: string[] = []): { objects: K8sObject[]; stderr: string; status: number | null } {
+  const args = ['template', RELEASE, CHART, '--namespace', NS, ...extra];
   for (const s of set) args.push('--set', s);
   const r = runHelm(helm, args);
   if (expectOk) assert.equal(r.status, 0, `helm template ${set.join(' ')} failed:\n${r.stderr}`);
@@ -66,21 +67,67 @@ test('Chart.yaml: apiVersion v2, appVersion = package.json version', () => {
   assert.equal(chart.appVersion, pkg.version);
 });
 
-test('helm lint --strict is clean in every certificate mode, with the shadow controller and in url mode', (t) => {
-  const helm = helmOrSkip(t);
-  if (!helm) return;
-  const variants: string[][] = [
-    [],
-    ['certs.mode=certManager'],
-    ['certs.mode=existingSecret', 'certs.existingSecret=my-tls', 'certs.caBundle=QUJD'],
-    ['webhook.url=https://127.0.0.1:8443/mutate', 'certs.extraIPs={127.0.0.1}'],
-    ['shadow.enabled=true', 'injectedNamespaces={shop}'],
-  ];
-  for (const v of variants) {
-    const r = runHelm(helm, ['lint', '--strict', CHART, '--namespace', NS, ...v.flatMap((s) => ['--set', s])]);
-    assert.equal(r.status, 0, `helm lint --strict ${v.join(' ')}:\n${r.stdout}${r.stderr}`);
-    assert.match(r.stdout, /1 chart\(s\) linted, 0 chart\(s\) failed/);
-    assert.doesNotMatch(r.stdout, /\[(WARNING|ERROR)\]/);
+const VARIANTS: string[][] = [
+  [],
+  ['certs.mode=certManager'],
+  ['certs.mode=existingSecret', 'certs.existingSecret=my-tls', 'certs.caBundle=QUJD'],
+  ['webhook.url=https://127.0.0.1:8443/mutate', 'certs.extraIPs={127.0.0.1}'],
+  ['shadow.enabled=true', 'injectedNamespaces={shop}'],
+];
+
+test('helm lint --strict is clean with Helm 3 and Helm 4 in every certificate mode, with the shadow controller and in url mode', (t) => {
+  const helms = bothHelmsOrSkip(t);
+  if (!helms) return;
+  for (const { version, path } of helms) {
+    for (const v of VARIANTS) {
+      const r = runHelm(path, ['lint', '--strict', CHART, '--namespace', NS, ...v.flatMap((s) => ['--set', s])]);
+      assert.equal(r.status, 0, `helm ${version} lint --strict ${v.join(' ')}:\n${r.stdout}${r.stderr}`);
+      assert.match(r.stdout, /1 chart\(s\) linted, 0 chart\(s\) failed/);
+      assert.doesNotMatch(r.stdout, /\[(WARNING|ERROR)\]/, `helm ${version} lint --strict ${v.join(' ')}`);
+    }
+  }
+});
+
+/**
+ * A render without what is random per render (generated keys and certificates), in kind/name order: for comparing two
+ * helms (Helm 4 sorts MutatingWebhookConfiguration into its install order, Helm 3 puts it with the kinds it does not know).
+ */
+function stable(objects: K8sObject[]): K8sObject[] {
+  const key = (o: K8sObject) => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+  return objects.map((o) => {
+    const c = structuredClone(o);
+    if (c.kind === 'Secret' && c.data) c.data = Object.fromEntries(Object.keys(c.data).map((k) => [k, '<generated>']));
+    for (const w of c.webhooks ?? []) if (w.clientConfig?.caBundle) w.clientConfig.caBundle = '<generated>';
+    return c;
+  }).sort((a, b) => key(a).localeCompare(key(b)));
+}
+
+test('Helm 3 and Helm 4 render the same objects for every variant (so the checks below, made with Helm 4, hold for both)', (t) => {
+  const helms = bothHelmsOrSkip(t);
+  if (!helms) return;
+  for (const v of [...VARIANTS, ['metrics.prometheusScrape=true', 'webhook.matchConditions.enabled=false', 'replicaCount=1']]) {
+    const renders: K8sObject[][] = helms.map((h) => stable(template(h.path, v).objects));
+    const [three, four] = renders;
+    assert.ok(four && four.length > 5, `helm 4 rendered ${four?.length} objects`);
+    assert.deepEqual(three, four, `helm 3 vs helm 4 render with ${v.join(' ') || 'the default values'}`);
+  }
+});
+
+test('kubeVersion: both helms accept the supported releases 1.35-1.37 and refuse 1.34 (end of life) and 1.38 (not yet proven)', (t) => {
+  const helms = bothHelmsOrSkip(t);
+  if (!helms) return;
+  for (const { version, path } of helms) {
+    for (const ok of ['1.35.0', '1.36.3', '1.37.2']) {
+      const r = template(path, [], false, ['--kube-version', ok]);
+      assert.equal(r.status, 0, `helm ${version} template --kube-version ${ok}:\n${r.stderr}`);
+    }
+    for (const bad of ['1.34.4', '1.38.0']) {
+      const r = template(path, [], false, ['--kube-version', bad]);
+      assert.notEqual(r.status, 0, `helm ${version} must refuse Kubernetes ${bad}`);
+      assert.match(r.stderr, new RegExp(`chart requires kubeVersion: >=1\\.35\\.0-0 <1\\.38\\.0-0 which is incompatible with Kubernetes v${bad.replace(/\./g, '\\.')}`), `helm ${version} ${bad}: ${r.stderr}`);
+    }
+    // Without --kube-version, helm assumes the Kubernetes release it was built against; that must be in range.
+    assert.equal(template(path, [], false).status, 0, `helm ${version} template with its built-in Kubernetes version`);
   }
 });
 
@@ -493,9 +540,9 @@ test('values.schema.json: draft-07, closed at the top, and its defaults block li
   assert.equal(schema.properties.webhook.properties.timeoutSeconds.maximum, 30);
 });
 
-test('values.schema.json rejects bad values: helm template fails with a schema error', (t) => {
-  const helm = helmOrSkip(t);
-  if (!helm) return;
+test('values.schema.json rejects bad values: helm 3 and helm 4 template fail with a schema error', (t) => {
+  const helms = bothHelmsOrSkip(t);
+  if (!helms) return;
   const cases: Array<[string, RegExp]> = [
     ['webhook.failurePolicy=Sometimes', /failurePolicy.*(Fail|one of)/],
     ['webhook.timeoutSeconds=31', /timeoutSeconds/],
@@ -506,11 +553,13 @@ test('values.schema.json rejects bad values: helm template fails with a schema e
     ['replicaCount=0', /replicaCount/],
     ['surprise=1', /surprise|additional/i],
   ];
-  for (const [set, detail] of cases) {
-    const r = template(helm, [set], false);
-    assert.notEqual(r.status, 0, `${set} must be rejected`);
-    assert.match(r.stderr, /values don't meet the specifications of the schema/, `${set}: schema error expected, got:\n${r.stderr}`);
-    assert.match(r.stderr, detail, `${set}: the error names the value:\n${r.stderr}`);
+  for (const { version, path } of helms) {
+    for (const [set, detail] of cases) {
+      const r = template(path, [set], false);
+      assert.notEqual(r.status, 0, `helm ${version}: ${set} must be rejected`);
+      assert.match(r.stderr, /values don't meet the specifications of the schema/, `helm ${version}: ${set}: schema error expected, got:\n${r.stderr}`);
+      assert.match(r.stderr, detail, `helm ${version}: ${set}: the error names the value:\n${r.stderr}`);
+    }
   }
 });
 

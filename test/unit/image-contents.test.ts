@@ -127,6 +127,8 @@ test('Dockerfile: node:20-bookworm-slim stages matching engines, iptables in the
   assert.ok(runs(build).some((r) => /npm run build/.test(r) && /npm prune --omit=dev/.test(r)), 'build: npm run build + npm prune --omit=dev');
   const install = runs(runtime).find((r) => /apt-get install/.test(r));
   assert.ok(install && /--no-install-recommends/.test(install) && /\biptables\b/.test(install), 'runtime: apt-get install --no-install-recommends iptables');
+  // The watcher moves connections whose route changed: conntrack (conntrack-tools) and ss (iproute2).
+  assert.ok(/\bconntrack\b/.test(install) && /\biproute2\b/.test(install), 'runtime: conntrack and iproute2 installed');
   assert.ok(/rm -rf \/var\/lib\/apt\/lists/.test(install), 'apt lists removed');
   assert.ok(!runs(runtime).some((r) => /\bnpm (ci|install)\b/.test(r)), 'the runtime installs nothing from npm');
 

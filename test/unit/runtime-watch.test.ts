@@ -66,6 +66,7 @@ async function harness(o: { env?: Record<string, string>; ex?: FakeExecutor; ct?
     api: client,
     executor: ex,
     conntrack: ct,
+    sockets: ct,
     log,
     metrics,
     verifyIntervalMs: o.verifyMs ?? 100,
@@ -431,7 +432,10 @@ test('connections follow the role: a flip resets exactly the entries whose route
     await waitFor(() => ct.hits.length === 2, 'resets after the flip');
     assert.deepEqual(ct.hits.map((f) => (f.kind === 'forward' ? `${f.protocol} ${f.origDst}:${f.dport} from ${f.replySrc}` : 'reverse')).sort(), ['tcp 10.96.0.20:80 from 10.96.0.20', 'udp 10.96.0.20:53 from 10.96.0.20']);
     assert.deepEqual(ct.entries.map((e) => `${e.dst}:${e.dport}`).sort(), ['10.96.0.20:5000', '10.96.5.5:80'], 'only connections not on a rerouted destination survive');
+    // The TCP connection was closed at its socket first (its old backend learns it too); UDP needs no socket close.
+    assert.deepEqual(ct.closed, [{ family: 4, src: '10.244.0.5', sport: 41000, dst: '10.96.0.20', dport: 80 }]);
     await waitFor(async () => (await metric(h.metrics, 'ghostwire_conntrack_entries_reset_total', '{trigger="role"}')) === 2, 'metric');
+    assert.equal(await metric(h.metrics, 'ghostwire_connections_closed_total', '{trigger="role"}'), 1);
     // The app reconnects through the DNAT rule; flipping back resets those.
     ct.entries.push({ family: 4, protocol: 'tcp', src: '10.244.0.5', dst: '10.96.0.20', sport: 41003, dport: 80, replySrc: '10.96.0.21' });
     stub.setLabels({ role: 'active' });
@@ -456,7 +460,7 @@ test('connections follow the role: a flip resets exactly the entries whose route
     stub.setLabels({ role: 'preview' });
     await waitFor(() => jumps(keep.ex).length === 1, 'jump');
     await new Promise((r) => setTimeout(r, 300));
-    assert.equal(ct2.lists + ct2.resets.length, 0, 'keep: conntrack is never called');
+    assert.equal(ct2.lists + ct2.resets.length + ct2.closed.length, 0, 'keep: conntrack and ss are never called');
   } finally {
     await keep.stop();
   }
@@ -479,6 +483,34 @@ test('conntrack missing: the rules still flip, the failure is counted and logged
     await waitFor(() => ct.entries.length === 0, 'retried at a later verify');
   } finally {
     await h.stop();
+  }
+});
+
+test('ss missing or a kernel without SOCK_DESTROY: the entries are deleted anyway; a failing ss is counted and logged', async () => {
+  for (const broken of ['ss fails', 'no SOCK_DESTROY'] as const) {
+    stub.setLabels({ role: 'active' });
+    stub.setServices(BASE);
+    const ct = fakeConntrack([{ family: 4, protocol: 'tcp', src: '10.244.0.5', dst: '10.96.0.20', sport: 42001, dport: 80, replySrc: '10.96.0.20' }]);
+    if (broken === 'ss fails') ct.failSockets = true;
+    else ct.noSockDestroy = true;
+    const h = await harness({ ct });
+    try {
+      await waitFor(() => h.watcher.healthy, 'healthy');
+      stub.setLabels({ role: 'preview' });
+      await waitFor(() => ct.entries.length === 0, `${broken}: the entry is deleted`);
+      assert.equal(ct.closed.length, 1, `${broken}: ss was asked once`);
+      assert.equal(await metric(h.metrics, 'ghostwire_connections_closed_total', '{trigger="role"}'), 0);
+      const counted = await metric(h.metrics, 'ghostwire_errors_total', '{type="sockets"}');
+      if (broken === 'ss fails') {
+        assert.equal(counted, 1);
+        assert.ok(h.logs.find(/closing 1 socket\(s\) failed; their connection-tracking entries are deleted anyway/));
+      } else {
+        assert.equal(counted, 0, 'closing nothing is no error: the socket may have closed meanwhile');
+      }
+      assert.equal(await metric(h.metrics, 'ghostwire_conntrack_entries_reset_total', '{trigger="role"}'), 1);
+    } finally {
+      await h.stop();
+    }
   }
 });
 

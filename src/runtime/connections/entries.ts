@@ -1,7 +1,9 @@
 // Which connection-tracking entries a routing change must reset (PURE). NAT is decided on a connection's first
 // packet and conntrack keeps that decision; deleting an entry makes the connection's next packet be evaluated
 // under the current rules (nf_conntrack_tcp_loose picks it up again), so the application reconnects to the right
-// backend. Two kinds of entry are wrong for a destination whose current target is T:
+// backend. A TCP connection is closed at the socket first (sockets.ts): its old backend then gets a reset too,
+// instead of keeping a half-open socket that a later connection reusing the same ports would run into.
+// Two kinds of entry are wrong for a destination whose current target is T:
 //
 //   forward  original destination = the destination, and the reply comes from anywhere but T (not rewritten while
 //            it should be, rewritten to an old preview, or rewritten while it should not be);
@@ -90,14 +92,37 @@ export function resetFilters(entries: readonly ConntrackEntry[], routes: readonl
   return [...filters.values()];
 }
 
+/** The application's end of a TCP connection: local address and port, and the destination it connected to. */
+export interface SocketTuple {
+  family: Family;
+  src: string;
+  sport: number;
+  dst: string;
+  dport: number;
+}
+
+/** The pod's own TCP connections (not finished) whose forward entry contradicts the routes. */
+export function wrongSockets(entries: readonly ConntrackEntry[], routes: readonly Route[]): SocketTuple[] {
+  const byDestination = new Map(routes.map((r) => [destinationKey(r), r]));
+  const out: SocketTuple[] = [];
+  for (const e of entries) {
+    if (e.protocol !== 'tcp' || e.finished) continue;
+    const route = byDestination.get(destinationKey({ family: e.family, protocol: 'TCP', activeIP: e.origDst, port: e.dport }));
+    if (route && e.replySrc !== route.target) out.push({ family: e.family, src: e.origSrc, sport: e.sport, dst: e.origDst, dport: e.dport });
+  }
+  return out;
+}
+
 /**
- * Filters for what a change certainly made wrong, without looking at the table: entries still going where a
- * rerouted destination went before, and reverse entries of destinations now rewritten. One batch right after the
- * rules changed; a listing pass then catches the rest.
+ * Filters for what a change certainly made wrong, without looking at the table, for protocols whose servers keep no
+ * connection (UDP): flows still going where a rerouted destination went before, and reverse entries of destinations
+ * now rewritten. One batch right after the rules changed; a listing pass then catches the rest. TCP is left to the
+ * listing, which closes its sockets first.
  */
 export function rerouteFilters(rerouted: readonly Reroute[]): ResetFilter[] {
   const out = new Map<string, ResetFilter>();
   for (const r of rerouted) {
+    if (r.protocol !== 'UDP') continue;
     const protocol = r.protocol.toLowerCase();
     out.set(`f|${r.family}|${protocol}|${r.activeIP}|${r.port}|${r.from}`, { kind: 'forward', family: r.family, protocol, origDst: r.activeIP, dport: r.port, replySrc: r.from, entries: 0 });
     if (r.target !== r.activeIP) out.set(`r|${r.family}|${protocol}|${r.activeIP}|${r.port}`, { kind: 'reverse', family: r.family, protocol, origSrc: r.activeIP, sport: r.port, entries: 0 });
