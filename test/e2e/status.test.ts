@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { CLI, repoPath } from '../helpers/paths.js';
 import { createNetns, runtimeSkipReason, type Netns } from '../helpers/netns.js';
-import { type ControlPlane, freePort, run, startControlPlane, waitFor } from './harness.js';
+import { type ControlPlane, freePort, markPodReady, run, startControlPlane, waitFor } from './harness.js';
 import { type PodNetwork, startPodNetwork } from './pod-proxy.js';
 
 const GW_NS = 'ghostwire';
@@ -57,15 +57,8 @@ function deployment(name: string, namespace: string, role: string, annotations: 
 
 const service = (name: string) => ({ apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'shop' }, spec: { selector: { app: name }, ports: [{ name: 'http', port: 80, protocol: 'TCP' }] } });
 
-/** Plays kubelet for one pod: Running and Ready with the given IP (status subresource). */
-async function setRunning(namespace: string, name: string, ip: string): Promise<void> {
-  const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
-  const pod = await cp.api('GET', `/api/v1/namespaces/${namespace}/pods/${name}`);
-  const containers = (pod.body.spec.containers as Array<{ name: string; image: string }>).map((c) => ({ name: c.name, image: c.image, imageID: '', ready: true, started: true, restartCount: 0, state: { running: { startedAt: now } } }));
-  const status = { phase: 'Running', podIP: ip, podIPs: [{ ip }], startTime: now, conditions: ['PodScheduled', 'Initialized', 'ContainersReady', 'Ready'].map((type) => ({ type, status: 'True', lastTransitionTime: now })), containerStatuses: containers };
-  const r = await cp.api('PATCH', `/api/v1/namespaces/${namespace}/pods/${name}/status`, { status }, 'application/merge-patch+json');
-  assert.equal(r.status, 200, `pod ${namespace}/${name} status: ${JSON.stringify(r.body).slice(0, 300)}`);
-}
+/** Plays kubelet for one pod: Running and Ready with the given IP (the harness's markPodReady). */
+const setRunning = (namespace: string, name: string, ip: string): Promise<void> => markPodReady(cp, namespace, name, { podIP: ip });
 
 async function podOf(namespace: string, app: string): Promise<string> {
   return waitFor(`a pod of ${namespace}/${app}`, 30_000, async () => {
