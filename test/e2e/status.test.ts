@@ -434,6 +434,12 @@ test('1,000 injected pods in one namespace: every watcher read through the pod p
     runs[`concurrency ${c}, pods answering in 20 ms`] = ms;
   }
   t.diagnostic(`ghostwire status -n big, ${N} injected pods each read through the pod proxy, wall time ms: ${JSON.stringify(runs)}; setup ms: ${JSON.stringify(timings)}`);
+  // The command's own cost for the same 1,000 reads: CPU seconds and peak resident memory, by GNU time.
+  if (spawnSync('sh', ['-c', 'test -x /usr/bin/time'], { stdio: 'ignore' }).status === 0) {
+    const timed = await run('/usr/bin/time', ['-f', 'GWTIME %U %S %M', process.execPath, CLI, 'status', '--kubeconfig', cp.kubeconfigPath, '-n', 'big', '-o', 'json'], { allowFail: true });
+    const m = /GWTIME (\S+) (\S+) (\d+)/.exec(timed.stderr);
+    if (m) t.diagnostic(`ghostwire status -n big itself: ${(Number(m[1]) + Number(m[2])).toFixed(2)} s CPU (user+sys), ${Math.round(Number(m[3]) / 1024)} MB peak resident`);
+  }
 
   // On a terminal (script(1) gives it one), stderr shows the progress, redrawn in place, and clears it at the end.
   if (spawnSync('sh', ['-c', 'command -v script'], { stdio: 'ignore' }).status !== 0) return t.diagnostic('script(1) not installed: the terminal progress indicator is covered by the unit test only');
