@@ -28,10 +28,10 @@ export async function run(argv: string[]): Promise<number> {
     const log = createLogger('shadow', oneOf('log-level', values['log-level'], LOG_LEVELS));
     const concurrency = integer('concurrency', values.concurrency, 1, 64);
     const resyncSeconds = seconds('resync', values.resync, 0, 86_400);
+    const metricsAt = metricsListen(values['metrics-listen']);
     if (values.defaults && values['defaults-configmap']) throw new UsageError('--defaults and --defaults-configmap are exclusive');
     const cm = values['defaults-configmap'] === undefined ? undefined : objectName('defaults-configmap', values['defaults-configmap']);
     const defaults = cm ? { configMap: cm } : loadDefaultsFile(values.defaults);
-    const metricsAt = metricsListen(values['metrics-listen']);
     const key = tunnelKeyFromFlag(values['tunnel-key-file'], (m) => log.warn({}, m), !values['allow-dev-key']);
     const stopSignal = shutdownSignal();
     const { loadKubeConfig } = await import('../k8s/kubeconfig.js');

@@ -8,7 +8,6 @@ export const SHADOW_USAGE = `Usage:
                           [--tunnel-key-file F] [-o yaml|json] [--annotations]
   ghostwire shadow run [--kubeconfig FILE] [--defaults FILE | --defaults-configmap NS/NAME] --tunnel-key-file F
                        [--namespace NS] [--concurrency N] [--resync SECONDS] [--log-level L] [--allow-dev-key]
-                       [--metrics-listen HOST:PORT|off]
 
 render prints the shadow objects of workload W (multi-document YAML, or a v1 List with -o json), or with
 --annotations the pod-template annotations the injector writes. --ports lists the workload's container ports
@@ -18,8 +17,8 @@ never rendered: the controller creates it in the cluster.
 run reconciles Deployments, StatefulSets and DaemonSets whose tunnel is on (ghostwire.dev/tunnel or
 network.enableTunnel). --kubeconfig defaults to $KUBECONFIG, ~/.kube/config, then the in-cluster service account.
 --tunnel-key-file must be the key the webhook uses (else client commands carry the wrong prefix); --allow-dev-key
-accepts the documented development key instead (never in a real cluster). --metrics-listen (off by default; the
-chart sets :8080) serves /metrics with ghostwire_workload_config_stale{namespace,kind,name} for every injected
+accepts the documented development key instead (never in a real cluster). --metrics-listen HOST:PORT (off by
+default; the chart sets :8080) serves /metrics with ghostwire_workload_config_stale{namespace,kind,name} for every injected
 Deployment, StatefulSet and DaemonSet it watches (see docs/operations.md). See docs/shadow-tunnel.md.
 `;
 

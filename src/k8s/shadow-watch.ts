@@ -112,18 +112,6 @@ export class ShadowWatch {
     return raw ? this.normalize(kind, raw) : undefined;
   };
 
-  /** Every cached workload, shadows aside, whatever the filter says (the config-stale metric reads them all). */
-  cachedWorkloads(): Workload[] {
-    const out: Workload[] = [];
-    for (const [kind, inf] of this.workloads) {
-      for (const raw of inf.list()) {
-        const w = this.normalize(kind, raw);
-        if (w && !isShadowObject(w)) out.push(w);
-      }
-    }
-    return out;
-  }
-
   /** Every cached workload the filter keeps (periodic resync). */
   keys(): string[] {
     const out: string[] = [];
@@ -131,6 +119,18 @@ export class ShadowWatch {
       for (const raw of inf.list()) {
         const w = this.normalize(kind, raw);
         if (w && !isShadowObject(w) && this.options.interesting(w, this.ownsShadow(w))) out.push(`${kind}/${w.metadata.namespace}/${w.metadata.name}`);
+      }
+    }
+    return out;
+  }
+
+  /** Every cached workload, shadows aside, whatever the filter says (the config-stale metric reads them all). */
+  cachedWorkloads(): Workload[] {
+    const out: Workload[] = [];
+    for (const [kind, inf] of this.workloads) {
+      for (const raw of inf.list()) {
+        const w = this.normalize(kind, raw);
+        if (w && !isShadowObject(w)) out.push(w);
       }
     }
     return out;

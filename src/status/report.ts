@@ -4,7 +4,7 @@
 import { builtinDefaults } from '../config/index.js';
 import type { KubeObject } from '../kube/objects.js';
 import { type Drift, type DriftContext, judgeWorkload } from './drift.js';
-import { byText, isoTime } from './format.js';
+import { byText, clip, isoTime } from './format.js';
 import { type PodStatus, type ProbeResult, STATUS_EXIT, STATUS_FORMAT, type StatusReport, type WebhookStatus, type WorkloadStatus } from './model.js';
 import { type PodOptions, podStatus } from './pods.js';
 import { type Reason, notInjectedReason, pipelineReason } from './reasons.js';
@@ -57,7 +57,8 @@ function describe(l: Listed, d: Drift, input: ReportInput): Reason | undefined {
     case 'rollout-needed':
       return { code: 'config-changed', message: `runs config ${d.runningHash ?? '(none)'}, the current defaults and its annotations give ${d.expectedHash}: roll it (${rollHint(l.kind.kind.kind, ns, name)})` };
     case 'removal-pending':
-      return { code: 'not-enabled', message: `ghostwire.dev/enabled is off but ghostwire is still injected: the next write removes it (${rollHint(l.kind.kind.kind, ns, name)})` };
+      if (!d.enabled) return { code: 'not-enabled', message: `ghostwire.dev/enabled is off but ghostwire is still injected: the next write removes it (${rollHint(l.kind.kind.kind, ns, name)})` };
+      return { code: d.reason, message: `the webhook now removes ghostwire from it (${d.reason}${d.detail ? `: ${clip(d.detail, 400)}` : ''}); the next write does (${rollHint(l.kind.kind.kind, ns, name)})` };
     case 'not-injected':
       return notInjectedReason(l.object, l.kind, { scope: input.admission, namespaceLabels: input.namespaceLabels.get(ns) });
     case 'refused':

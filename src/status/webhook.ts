@@ -64,7 +64,9 @@ export function chooseScope(configurations: readonly KubeObject[], name?: string
   for (const config of configurations) {
     if (name !== undefined && config.metadata?.name !== name) continue;
     const entries = (Array.isArray(config.webhooks) ? config.webhooks : []).filter(isRecord);
-    const entry = entries.find((e) => isGhostwireWebhook(str(e.name))) ?? (name !== undefined ? entries[0] : undefined);
+    const ours = entries.filter((e) => isGhostwireWebhook(str(e.name)));
+    // The injecting entry (the chart's inject.ghostwire.dev) decides; other ghostwire entries are narrower.
+    const entry = ours.find((e) => str(e.name).startsWith('inject.')) ?? ours[0] ?? (name !== undefined ? entries[0] : undefined);
     if (entry) candidates.push(scopeOf(config, entry));
   }
   candidates.sort((a, b) => byText(a.configuration, b.configuration));

@@ -106,6 +106,9 @@ test('the webhook from the cluster: the configuration with a ghostwire.dev webho
   assert.equal(two.scope?.configuration, 'a');
   assert.deepEqual(two.others, ['b']);
   assert.equal(chooseScope([mwc('b', [entry]), mwc('a', [entry])], 'b').scope?.configuration, 'b', 'a named configuration wins');
+  // Several ghostwire entries in one configuration: the injecting one decides, wherever it is listed.
+  const narrow = { ...entry, name: 'owner-not-injected.ghostwire.dev', failurePolicy: 'Ignore' };
+  assert.equal(chooseScope([mwc('ghostwire', [narrow, { ...entry, failurePolicy: 'Fail' }])]).scope?.webhook, 'inject.ghostwire.dev');
   // Hostile shapes: webhooks not a list, entries not objects, rules of the wrong types.
   for (const webhooks of [null, 'x', [null, 5, 'y'], [{ name: 5 }]]) assert.equal(chooseScope([mwc('x', webhooks)]).scope, undefined);
   const odd = chooseScope([mwc('odd', [{ name: 'x.ghostwire.dev', rules: [{ apiGroups: 'apps', resources: [1], operations: null }], clientConfig: 'nope' }])]).scope!;
