@@ -72,10 +72,21 @@ export function seconds(flag: string, value: string | undefined, min: number, ma
   throw new UsageError(`--${flag}: ${JSON.stringify(value)} is not allowed; allowed: seconds from ${min} to ${max}`);
 }
 
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/** A namespace name (a DNS label). */
+export function namespaceName(flag: string, value: string): string {
+  if (DNS_LABEL.test(value)) return value;
+  throw new UsageError(`--${flag}: ${JSON.stringify(value.slice(0, 80))} is not allowed; allowed: a namespace name (lower-case letters, digits and "-", at most 63)`);
+}
+
 /** "NAMESPACE/NAME" of an object (the defaults ConfigMap). */
 export function objectName(flag: string, value: string): { namespace: string; name: string } {
   const [namespace, name, ...rest] = value.split('/');
-  if (!namespace || !name || rest.length > 0) throw new UsageError(`--${flag}: ${JSON.stringify(value)} is not allowed; allowed: NAMESPACE/NAME`);
+  if (!namespace || !name || rest.length > 0 || !DNS_LABEL.test(namespace) || !DNS_SUBDOMAIN.test(name)) {
+    throw new UsageError(`--${flag}: ${JSON.stringify(value.slice(0, 80))} is not allowed; allowed: NAMESPACE/NAME`);
+  }
   return { namespace, name };
 }
 

@@ -147,7 +147,7 @@ export const OPTIONS = [
   option({ field: 'logLevel', key: 'logLevel', env: 'GW_LOG_LEVEL', group: 'watcher', default: 'info', parse: oneOf(['debug', 'info', 'warn', 'error'] as const), format: str,
     description: 'Log level of the injected programs' }),
   option({ field: 'image', key: 'image', group: 'injection', default: DEFAULT_IMAGE, parse: parseImage, format: str,
-    description: 'Image of the injected init container and watcher' }),
+    description: 'Image of the injected init container and watcher; an annotation may name only this default or an image in allowedImages' }),
   option({ field: 'imagePullPolicy', key: 'imagePullPolicy', group: 'injection', default: 'IfNotPresent', parse: oneOf(['Always', 'IfNotPresent', 'Never'] as const), format: str,
     description: 'Pull policy of the injected containers' }),
   option({ field: 'nativeSidecar', key: 'nativeSidecar', group: 'injection', default: false, parse: parseBoolean, format: bool,

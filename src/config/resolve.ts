@@ -11,6 +11,7 @@ import {
   OPTION_LIST,
   OUTPUT_ANNOTATIONS,
 } from './options.js';
+import { allowedImagesText, imageAllowed } from './image-policy.js';
 import { parseBoolean } from './validate.js';
 
 export type Annotations = Record<string, string> | undefined;
@@ -74,6 +75,12 @@ export function resolveConfig(defaults: Defaults, layers: readonly Annotations[]
   for (const p of crossFieldProblems(config, ANNOTATION_SOURCE, (field) => ANNOTATION_PREFIX + keyOf(field), keyOf)) {
     errors.push(p.error);
     for (const f of p.fallback) target[f] = defaults.config[f];
+  }
+  // The injected containers run as uid 0 with NET_ADMIN: only the administrator's images, whichever layer asked.
+  const policy = { image: defaults.config.image, allowedImages: defaults.allowedImages };
+  if (!imageAllowed(config.image, policy)) {
+    errors.push(fieldError(ANNOTATION_SOURCE, `${ANNOTATION_PREFIX}image`, config.image, allowedImagesText(policy)));
+    config.image = defaults.config.image;
   }
   return { config, errors, notices };
 }
