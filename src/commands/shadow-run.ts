@@ -53,7 +53,7 @@ export async function run(argv: string[]): Promise<number> {
       resyncSeconds,
       instance: process.env.POD_NAME ?? hostname(),
     });
-    const metrics = metricsAt && (await startStaleMetrics(controller, metricsAt, { tunnelKey: key.key, ownNamespace: process.env.POD_NAMESPACE, log }));
+    const metrics = metricsAt && (await startStaleMetrics(controller, metricsAt, { tunnelKey: key.key, ownNamespace: scope.ownNamespace, log }));
     log.info({}, 'shadow controller watching');
     const signal = await stopSignal;
     log.info({ signal }, 'shadow controller stopping');

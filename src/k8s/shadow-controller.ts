@@ -87,7 +87,7 @@ export async function startShadowController(kc: KubeConfig, log: Logger, o: Shad
   enqueueAll = () => w.keys().forEach((k) => queue?.enqueue(k));
   const resync = o.resyncSeconds > 0 ? setInterval(enqueueAll, o.resyncSeconds * 1000) : undefined;
   return {
-    workloads: () => watch.cachedWorkloads(),
+    workloads: () => w.cachedWorkloads(),
     defaults: defaultsNow,
     stop: async () => {
       if (resync) clearInterval(resync);

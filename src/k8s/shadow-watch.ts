@@ -139,8 +139,8 @@ export class ShadowWatch {
   /** Every cached workload, shadows aside, whatever the filter says (the config-stale metric reads them all). */
   cachedWorkloads(): Workload[] {
     const out: Workload[] = [];
-    for (const [kind, inf] of this.workloads) {
-      for (const raw of inf.list()) {
+    for (const [kind, byNs] of this.workloads) {
+      for (const raw of [...byNs.values()].flatMap((inf) => inf.list())) {
         const w = this.normalize(kind, raw);
         if (w && !isShadowObject(w)) out.push(w);
       }

@@ -111,6 +111,10 @@ function workloadStatus(l: Listed, d: Drift, pods: KubeObject[], input: ReportIn
   const rows: PodStatus[] = (d.enabled || d.injected ? pods : [])
     .map((p) => podStatus(p, { probe: input.probes.get(`${ns}/${p.metadata?.name}`), workloadHash: d.runningHash, expectedHash: d.expectedHash, workloadInjected: d.injected, now: input.now, options: input.options }))
     .sort((a, b) => byText(a.name, b.name));
+  let message = reason?.message ?? null;
+  // The chart's owner-not-injected webhook injects such a workload's new Pods one by one (best effort).
+  const podInjected = rows.filter((p) => p.injected).length;
+  if (d.state === 'not-injected' && podInjected > 0 && l.kind.kind.kind !== 'Pod') message = `${message}; ${podInjected} of its ${rows.length} pods were injected one by one when they were created`;
   return {
     namespace: ns,
     kind: l.kind.kind.kind,
@@ -122,7 +126,7 @@ function workloadStatus(l: Listed, d: Drift, pods: KubeObject[], input: ReportIn
     expectedHash: d.expectedHash,
     state: d.state,
     reason: reason?.code ?? null,
-    message: reason?.message ?? null,
+    message,
     warnings: d.warnings,
     attention: ATTENTION_STATES.has(d.state),
     pods: rows,

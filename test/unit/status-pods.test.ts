@@ -104,3 +104,19 @@ test('hostile pod specs: ports, env and status of the wrong types fall back, nev
   ann.metadata!.annotations = { 'ghostwire.dev/status': '{"configHash":' };
   assert.equal(podStatus(ann, ctx(undefined)).injected, false);
 });
+
+test('a workload that is not injected whose pods were injected one by one (the owner-not-injected webhook): its line counts them', async () => {
+  const { allWellFixture } = await import('../helpers/status-cluster.js');
+  const { buildReport } = await import('../../src/status/report.js');
+  const { KINDS } = await import('../../src/status/workloads.js');
+  const late = workload('Deployment', 'shop', 'late', { templateAnnotations: { 'ghostwire.dev/enabled': 'true' } });
+  const lateRs = owned('ReplicaSet', late, 'late-1');
+  const injectedTemplate = (inject(workload('Deployment', 'shop', 'late', { templateAnnotations: { 'ghostwire.dev/enabled': 'true' } }), CURRENT).spec as any).template;
+  const objects = [late, lateRs, pod(lateRs, 'late-1-a', { phase: 'Pending', template: injectedTemplate }), pod(lateRs, 'late-1-b', { phase: 'Pending' })];
+  const input = (await allWellFixture()).input;
+  const report = buildReport({ ...input, objects: objects.map((object) => ({ kind: KINDS.find((k) => k.kind.kind === object.kind)!, object })) });
+  const w = report.workloads.find((x) => x.name === 'late')!;
+  assert.equal(w.state, 'not-injected');
+  assert.match(w.message ?? '', /; 1 of its 2 pods were injected one by one when they were created$/);
+  assert.deepEqual(w.pods.map((p) => [p.name, p.injected, p.state]), [['late-1-a', true, 'not-running'], ['late-1-b', false, 'not-injected']]);
+});
