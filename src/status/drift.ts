@@ -128,7 +128,8 @@ function classify(s: Subject, o: MutationOutcome, base: Base): Drift {
   const detail = o.denial?.message ?? o.warnings[0] ?? null;
   const out = (state: WorkloadState, extra: Partial<Drift> = {}): Drift => ({ ...base, state, expectedHash, reason: o.reason, detail, warnings: o.warnings, ...extra });
   if (o.result === 'denied') return out(o.reason === 'invalid-annotations' ? 'refused' : 'unknown');
-  if (o.result === 'removed') return out(base.injected ? 'removal-pending' : 'not-enabled');
+  // Why it is removed is the audit annotation's skip reason (not-enabled, host-network, ...).
+  if (o.result === 'removed') return out(base.injected ? 'removal-pending' : 'not-enabled', { reason: o.auditAnnotations['skip-reason'] ?? o.reason });
   if (o.result === 'injected') return out('not-injected');
   if (o.result === 'updated' || o.reason === 'already-injected') {
     return out(base.runningHash !== null && base.runningHash === expectedHash ? 'current' : 'rollout-needed');

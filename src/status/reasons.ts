@@ -24,6 +24,7 @@ export interface ReasonContext {
 export const REASON_CODES: ReadonlyArray<readonly [code: string, meaning: string]> = [
   ['config-changed', 'rollout-needed: the template runs another config hash than the defaults and annotations give now. Roll the workload'],
   ['not-enabled', 'removal-pending: `ghostwire.dev/enabled` was turned off after injection; the next write removes ghostwire'],
+  ['removed', 'removal-pending while still enabled, for a reason the webhook did not name; the message says what it said'],
   ['no-webhook', 'no MutatingWebhookConfiguration carries a `*.ghostwire.dev` webhook: nothing is injected'],
   ['kind-not-registered', "the configuration's rules do not send this resource (e.g. rollouts without `webhook.argoRollouts`)"],
   ['namespace-excluded', "the namespaceSelector's `kubernetes.io/metadata.name NotIn` list names the namespace"],
@@ -33,7 +34,7 @@ export const REASON_CODES: ReadonlyArray<readonly [code: string, meaning: string
   ['not-admitted', 'in scope now, but last written when the webhook was not called (before the namespace opted in, or during an outage with failurePolicy Ignore). Write it again'],
   ['system-namespace', 'kube-system, kube-public, kube-node-lease: never injected'],
   ['webhook-namespace', "the webhook's own namespace: never injected"],
-  ['host-network', '`hostNetwork: true`: the rules would apply to the whole node'],
+  ['host-network', '`hostNetwork: true`: the rules would apply to the whole node (not injected; or, once injected, removed at the next write)'],
   ['workload-ref', 'a Rollout with `spec.workloadRef`: annotate the referenced workload'],
   ['no-pod-template', 'the object has no pod template'],
   ['invalid-annotations', 'refused: the webhook denies the object (deny mode) naming every bad annotation'],

@@ -59,6 +59,22 @@ test('injected, then switched off: removal pending', () => {
   assert.equal(d.enabled, false);
 });
 
+test('injected, then hostNetwork turned on: the webhook removes ghostwire, and the report says so with the reason', async () => {
+  const o = inject(workload('Deployment', 'shop', 'net'), CURRENT);
+  (o.spec as any).template.spec.hostNetwork = true;
+  const d = judge(o);
+  assert.equal(d.state, 'removal-pending');
+  assert.equal(d.enabled, true);
+  assert.match(d.detail ?? '', /hostNetwork/);
+  const { buildReport } = await import('../../src/status/report.js');
+  const { allWellFixture } = await import('../helpers/status-cluster.js');
+  const input = (await allWellFixture()).input;
+  const w = buildReport({ ...input, objects: [{ kind: KINDS.find((k) => k.kind.kind === 'Deployment')!, object: o }] }).workloads[0]!;
+  assert.equal(d.reason, 'host-network');
+  assert.equal(w.reason, 'host-network');
+  assert.match(w.message ?? '', /^the webhook now removes ghostwire from it \(host-network: .*hostNetwork.*\); the next write does \(kubectl -n shop rollout restart deployment\/net\)$/);
+});
+
 test('invalid annotations: refused in deny mode naming the annotation; in warn mode injected with fallbacks and the warning kept', () => {
   const o = workload('Deployment', 'shop', 'typo', { annotations: { 'ghostwire.dev/enabled': 'true', 'ghostwire.dev/jumpHook': 'FORWARD' } });
   const denied = judge(o);
