@@ -1,6 +1,7 @@
 // npm run bench: side-by-side figures from one run (not tests; nothing here asserts a timing).
 import { runRoutesBench } from './routes.js';
 import { runRuntimeBench } from './runtime.js';
+import { runWatchScaleBench } from './watch-scale.js';
 import { benchReview, runWebhookBench, summarizeWebhook } from './webhook.js';
 
 async function main(): Promise<void> {
@@ -16,6 +17,9 @@ async function main(): Promise<void> {
   }
   if (!only || only === 'routes') {
     await runRoutesBench();
+  }
+  if (!only || only === 'scale') {
+    await runWatchScaleBench();
   }
 }
 

@@ -45,6 +45,8 @@ export interface ControlPlane {
   /** The Kubernetes release the API server reports (/version gitVersion), e.g. v1.37.2. */
   version: string;
   tools: Tools;
+  /** Process ids of the control plane's own processes (for measuring their CPU and memory). */
+  pids: { etcd: number; apiserver: number };
   kubectl: (args: string[], opts?: { input?: string; allowFail?: boolean }) => Promise<RunResult>;
   /** helm with this cluster's kubeconfig: Helm 4 unless `major: 3`. */
   helm: (args: string[], opts?: { allowFail?: boolean; major?: 3 | 4 }) => Promise<RunResult>;
@@ -289,6 +291,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       kubeconfigPath,
       version,
       tools,
+      pids: { etcd: children[0]?.pid as number, apiserver: children[1]?.pid as number },
       kubectl: (args, o = {}) => run(tools.KUBECTL, args, { ...o, env }),
       helm: (args, { major = 4, ...o } = {}) => run(major === 3 ? tools.HELM3 : tools.HELM4, args, { ...o, env }),
       api,
