@@ -179,6 +179,8 @@ export interface ControlPlaneOptions {
    * request a service-account token makes. The log is `${dir}/audit.log`, one JSON event per line.
    */
   auditRules?: Array<Record<string, unknown>>;
+  /** Extra kube-apiserver flags, e.g. --egress-selector-config-file (pod-proxy.ts routes the pod proxy with it). */
+  apiServerArgs?: string[];
 }
 
 export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
@@ -259,6 +261,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
         `--service-account-signing-key-file=${saKey}`, '--service-cluster-ip-range=10.96.0.0/16', '--allow-privileged=true',
         // Audit annotations from the webhook land in this log (scenario checks read it).
         `--audit-log-path=${join(dir, 'audit.log')}`, `--audit-policy-file=${f('audit-policy.yaml', `apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n${(opts.auditRules ?? []).map((r) => `- ${JSON.stringify(r)}\n`).join('')}- level: Metadata\n  verbs: ["create", "update", "patch"]\n- level: None\n`)}`,
+        ...(opts.apiServerArgs ?? []),
       ], apiLog),
     );
     const api = (method: string, path: string, body?: unknown, contentType?: string) => httpsJson(server, token, ca.certPem, method, path, body, contentType);
