@@ -88,7 +88,9 @@ async function harness(o: { env?: Record<string, string>; ex?: FakeExecutor; ct?
 
 const jumps = (ex: FakeExecutor, family: 4 | 6 = 4) => findJumps(parseSave(ex.tables[family].save()), 'CANARY_DNAT').map((j) => `${j.hook}#${j.index + 1} ${j.spec}`);
 
-async function waitFor(cond: () => boolean | Promise<boolean>, what: string, ms = 5000): Promise<void> {
+// A ceiling, not a timing assertion: generous so that a loaded machine (the full suite beside other work) does not
+// fail a test whose condition does hold.
+async function waitFor(cond: () => boolean | Promise<boolean>, what: string, ms = 15_000): Promise<void> {
   const end = Date.now() + ms;
   const holds = async () => {
     try {
