@@ -366,7 +366,7 @@ test('live Services: a pair added, a preview deleted (fallback to active), recre
     stub.setServices([...BASE, svc('cart', '10.96.0.30'), svc('cart-preview', '10.96.0.31')]);
     await waitFor(() => rules().includes('10.96.0.30 80 10.96.0.31:80'), 'pair added');
     await waitFor(() => readFileSync(h.mapPath, 'utf8').includes('"service":"cart"'), 'map rewritten');
-    assert.ok(h.logs.find(/rules reprogrammed \(services\): added cart -> cart-preview/));
+    await waitFor(() => h.logs.find(/rules reprogrammed \(services\): added cart -> cart-preview/) !== undefined, 'reprogram logged');
     stub.setServices([...BASE, svc('cart', '10.96.0.30')]);
     await waitFor(() => !rules().some((r) => r.startsWith('10.96.0.30')), 'preview deleted: fallback to active');
     stub.setServices([svc('orders', '10.96.0.20'), svc('orders-preview', '10.96.0.77'), svc('cart', '10.96.0.30')]);
