@@ -1,8 +1,9 @@
 // The pure admission pipeline, one named step after another:
-//   subject (what is admitted) -> skip policy -> effective config + tunnel -> problems -> desired parts -> patch
-//   -> outcome.
+//   subject (what is admitted, its shape checked) -> skip policy -> effective config + tunnel -> problems
+//   -> desired parts -> patch -> outcome -> bounded (every message and list small, whatever the input).
 // No I/O, no clock, no logger: the webhook and `ghostwire inject` both call mutate() and get the same answer.
 import { type ConfigureContext, configure, judgeProblems } from './configure.js';
+import { bounded } from './limits.js';
 import { type MutationOutcome, type Result, eventTarget, skipped } from './outcome.js';
 import { type Desired, desiredParts, patchFor, removalPatch } from './patch-step.js';
 import { type Removal, type SkipPolicyContext, skipPolicy } from './skip-policy.js';
@@ -15,6 +16,10 @@ export interface MutateContext extends ConfigureContext, SkipPolicyContext {
 }
 
 export function mutate(req: AdmissionRequest, ctx: MutateContext): MutationOutcome {
+  return bounded(decide(req, ctx));
+}
+
+function decide(req: AdmissionRequest, ctx: MutateContext): MutationOutcome {
   const subject = selectSubject(req);
   if (isOutcome(subject)) return subject;
   const skip = skipPolicy(subject, ctx);

@@ -22,6 +22,21 @@ export function parseFlags<T extends Options>(argv: string[], options: T, usage:
   return parsed.values;
 }
 
+/** parseFlags for commands that also take positional arguments (at most `maxPositionals`). */
+export function parseCommandLine<T extends Options>(argv: string[], options: T, usage: string, maxPositionals: number) {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message}\n\n${usage}`);
+  }
+  if (parsed.positionals.length > maxPositionals) {
+    const extra = parsed.positionals.slice(maxPositionals).map((p) => JSON.stringify(p.slice(0, 80))).join(' ');
+    throw new UsageError(`unexpected argument(s) ${extra}\n\n${usage}`);
+  }
+  return { values: parsed.values, positionals: parsed.positionals };
+}
+
 /**
  * Runs a command body: UsageError exits 2 with its message, any other error exits 1 with one line (the stack only
  * with GW_DEBUG). Commands never let an exception escape to the process.

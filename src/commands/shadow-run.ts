@@ -5,6 +5,7 @@ import { type ShadowScope, parseOptInLabel, scopeProblems } from '../shadow/scop
 import { LOG_LEVELS, UsageError, integer, namespaceName, objectName, oneOf, parseFlags, runCommand, seconds } from './flags.js';
 import { loadDefaultsFile, tunnelKeyFromFlag } from './inputs.js';
 import { SHADOW_USAGE } from './shadow.js';
+import { metricsListen, startStaleMetrics } from './shadow-metrics.js';
 import { shutdownSignal } from './shutdown.js';
 
 export async function run(argv: string[]): Promise<number> {
@@ -21,6 +22,7 @@ export async function run(argv: string[]): Promise<number> {
       concurrency: { type: 'string', default: '4' },
       resync: { type: 'string', default: '600' },
       'log-level': { type: 'string', default: 'info' },
+      'metrics-listen': { type: 'string' },
     }, SHADOW_USAGE);
     if (values.help) {
       process.stdout.write(SHADOW_USAGE);
@@ -29,6 +31,7 @@ export async function run(argv: string[]): Promise<number> {
     const log = createLogger('shadow', oneOf('log-level', values['log-level'], LOG_LEVELS));
     const concurrency = integer('concurrency', values.concurrency, 1, 64);
     const resyncSeconds = seconds('resync', values.resync, 0, 86_400);
+    const metricsAt = metricsListen(values['metrics-listen']);
     if (values.defaults && values['defaults-configmap']) throw new UsageError('--defaults and --defaults-configmap are exclusive');
     const cm = values['defaults-configmap'] === undefined ? undefined : objectName('defaults-configmap', values['defaults-configmap']);
     const defaults = cm ? { configMap: cm } : loadDefaultsFile(values.defaults);
@@ -50,9 +53,11 @@ export async function run(argv: string[]): Promise<number> {
       resyncSeconds,
       instance: process.env.POD_NAME ?? hostname(),
     });
+    const metrics = metricsAt && (await startStaleMetrics(controller, metricsAt, { tunnelKey: key.key, ownNamespace: scope.ownNamespace, log }));
     log.info({}, 'shadow controller watching');
     const signal = await stopSignal;
     log.info({ signal }, 'shadow controller stopping');
+    metrics?.close();
     await controller.stop();
     log.info({}, 'stopped');
     return 0;

@@ -20,7 +20,9 @@ network.enableTunnel), only in the --namespace list (default: every namespace), 
 kube-node-lease or --own-namespace (default: $POD_NAMESPACE), and with --opt-in-label only in namespaces carrying
 that label (elsewhere the workload's tunnel status says why it gets no shadow). --kubeconfig defaults to $KUBECONFIG, ~/.kube/config, then the in-cluster service account.
 --tunnel-key-file must be the key the webhook uses (else client commands carry the wrong prefix); --allow-dev-key
-accepts the documented development key instead (never in a real cluster). See docs/shadow-tunnel.md.
+accepts the documented development key instead (never in a real cluster). --metrics-listen HOST:PORT (off by
+default; the chart sets :8080) serves /metrics with ghostwire_workload_config_stale{namespace,kind,name} for every injected
+Deployment, StatefulSet and DaemonSet it watches (see docs/operations.md). See docs/shadow-tunnel.md.
 `;
 
 export async function run(argv: string[]): Promise<number> {

@@ -143,7 +143,7 @@ export const OPTIONS = [
   option({ field: 'refreshIntervalMs', key: 'refreshInterval', env: 'GW_REFRESH_INTERVAL', group: 'watcher', default: 0, parse: durationValidator(10_000, 86_400_000, true),
     format: (v) => (v === 0 ? '' : formatDuration(v)), description: 'Periodic full rebuild of the DNAT chain (empty: off)' }),
   option({ field: 'flipConnections', key: 'flipConnections', env: 'GW_FLIP_CONNECTIONS', group: 'watcher', default: 'reset', parse: oneOf(['reset', 'keep'] as const), format: str,
-    description: 'reset: when a role flip or a Service change reroutes a destination, established connections to it are reset (conntrack) so they reconnect to the right backend; keep: they keep their old route until they close' }),
+    description: 'reset: when a role flip or a Service change reroutes a destination, established connections to it are closed (TCP at the socket with ss -K, UDP flows in conntrack) so they reconnect to the right backend; keep: they keep their old route until they close' }),
   option({ field: 'logLevel', key: 'logLevel', env: 'GW_LOG_LEVEL', group: 'watcher', default: 'info', parse: oneOf(['debug', 'info', 'warn', 'error'] as const), format: str,
     description: 'Log level of the injected programs' }),
   option({ field: 'image', key: 'image', group: 'injection', default: DEFAULT_IMAGE, parse: parseImage, format: str,

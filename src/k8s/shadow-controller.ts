@@ -5,7 +5,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { Defaults } from '../config/defaults.js';
 import { TUNNEL_STATUS_ANNOTATION } from '../config/options.js';
 import type { Logger } from '../log.js';
-import { wantsTunnel } from '../shadow/api.js';
+import { type Workload, wantsTunnel } from '../shadow/api.js';
 import { ShadowWorkQueue } from '../shadow/queue.js';
 import { ShadowReconciler } from '../shadow/reconciler.js';
 import { type ShadowScope, scopeVerdict } from '../shadow/scope.js';
@@ -27,6 +27,10 @@ export interface ShadowControllerOptions {
 
 export interface RunningShadowController {
   stop: () => Promise<void>;
+  /** The Deployments, StatefulSets and DaemonSets in the informer caches (no API request). */
+  workloads: () => Workload[];
+  /** The defaults in force. */
+  defaults: () => Defaults;
 }
 
 /** Fails (after logging why) when the defaults ConfigMap is invalid: shadows rendered from built-in defaults would
@@ -83,6 +87,8 @@ export async function startShadowController(kc: KubeConfig, log: Logger, o: Shad
   enqueueAll = () => w.keys().forEach((k) => queue?.enqueue(k));
   const resync = o.resyncSeconds > 0 ? setInterval(enqueueAll, o.resyncSeconds * 1000) : undefined;
   return {
+    workloads: () => w.cachedWorkloads(),
+    defaults: defaultsNow,
     stop: async () => {
       if (resync) clearInterval(resync);
       queue?.stop();

@@ -136,6 +136,18 @@ export class ShadowWatch {
     return out;
   }
 
+  /** Every cached workload, shadows aside, whatever the filter says (the config-stale metric reads them all). */
+  cachedWorkloads(): Workload[] {
+    const out: Workload[] = [];
+    for (const [kind, byNs] of this.workloads) {
+      for (const raw of [...byNs.values()].flatMap((inf) => inf.list())) {
+        const w = this.normalize(kind, raw);
+        if (w && !isShadowObject(w)) out.push(w);
+      }
+    }
+    return out;
+  }
+
   private notify(): void {
     const waiters = this.waiters;
     this.waiters = new Set();

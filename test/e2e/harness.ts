@@ -45,6 +45,8 @@ export interface ControlPlane {
   /** The Kubernetes release the API server reports (/version gitVersion), e.g. v1.37.2. */
   version: string;
   tools: Tools;
+  /** Process ids of the control plane's own processes (for measuring their CPU and memory). */
+  pids: { etcd: number; apiserver: number };
   kubectl: (args: string[], opts?: { input?: string; allowFail?: boolean }) => Promise<RunResult>;
   /** helm with this cluster's kubeconfig: Helm 4 unless `major: 3`. */
   helm: (args: string[], opts?: { allowFail?: boolean; major?: 3 | 4 }) => Promise<RunResult>;
@@ -177,6 +179,8 @@ export interface ControlPlaneOptions {
    * request a service-account token makes. The log is `${dir}/audit.log`, one JSON event per line.
    */
   auditRules?: Array<Record<string, unknown>>;
+  /** Extra kube-apiserver flags, e.g. --egress-selector-config-file (pod-proxy.ts routes the pod proxy with it). */
+  apiServerArgs?: string[];
 }
 
 export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
@@ -257,6 +261,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
         `--service-account-signing-key-file=${saKey}`, '--service-cluster-ip-range=10.96.0.0/16', '--allow-privileged=true',
         // Audit annotations from the webhook land in this log (scenario checks read it).
         `--audit-log-path=${join(dir, 'audit.log')}`, `--audit-policy-file=${f('audit-policy.yaml', `apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n${(opts.auditRules ?? []).map((r) => `- ${JSON.stringify(r)}\n`).join('')}- level: Metadata\n  verbs: ["create", "update", "patch"]\n- level: None\n`)}`,
+        ...(opts.apiServerArgs ?? []),
       ], apiLog),
     );
     const api = (method: string, path: string, body?: unknown, contentType?: string) => httpsJson(server, token, ca.certPem, method, path, body, contentType);
@@ -286,6 +291,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       kubeconfigPath,
       version,
       tools,
+      pids: { etcd: children[0]?.pid as number, apiserver: children[1]?.pid as number },
       kubectl: (args, o = {}) => run(tools.KUBECTL, args, { ...o, env }),
       helm: (args, { major = 4, ...o } = {}) => run(major === 3 ? tools.HELM3 : tools.HELM4, args, { ...o, env }),
       api,

@@ -62,7 +62,8 @@ export function fakeConntrack(entries: FakeEntry[] = []): FakeConntrack {
       for (const t of tuples) {
         if (ct.noSockDestroy) continue;
         for (const e of ct.entries) {
-          if (e.protocol === 'tcp' && e.state !== 'CLOSE' && e.src === t.src && e.sport === t.sport && e.dst === t.dst && e.dport === t.dport) {
+          const mine = t.src === undefined || (e.src === t.src && e.sport === t.sport);
+          if (e.protocol === 'tcp' && e.state !== 'CLOSE' && mine && e.dst === t.dst && e.dport === t.dport) {
             e.state = 'CLOSE';
             n++;
           }

@@ -280,13 +280,14 @@ test('shadow controller: a PodMonitor on its pods (honorLabels keeps the workloa
   assert.deepEqual([ep.port, ep.scheme, ep.path, ep.honorLabels], ['metrics', 'http', '/metrics', true]);
 });
 
-test('shadow controller: its container declares the port the PodMonitor scrapes (8080)', { todo: 'the controller\'s metrics port is added to templates/shadow.yaml by the work on ghostwire status' }, (t) => {
+test('shadow controller: its container declares the port the PodMonitor scrapes (8080) and serves metrics there', (t) => {
   const helm = helmOrSkip(t);
   if (!helm) return;
   const objects = ok(helm, ['metrics.serviceMonitor.enabled=true', 'shadow.enabled=true', 'injectedNamespaces={shop}', 'injectedServiceAccounts={orders-web}']);
   const ep = find(objects, 'PodMonitor', `${FULLNAME}-shadow`).spec.podMetricsEndpoints[0];
   const c = find(objects, 'Deployment', `${FULLNAME}-shadow`).spec.template.spec.containers[0];
   assert.equal(c.ports?.find((p: any) => p.name === ep.port)?.containerPort, 8080);
+  assert.ok(c.args.includes('--metrics-listen=:8080'), 'the controller listens where the port says');
 });
 
 test('watchers\' PodMonitor: port gw-metrics over HTTP on every pod the real injector renders (sidecar and native sidecar)', (t) => {

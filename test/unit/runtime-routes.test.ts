@@ -2,7 +2,7 @@
 // which Service changes alter the pairing at all.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseConntrackList, rerouteFilters, resetFilters, deleteArgs, wrongSockets, type ConntrackEntry } from '../../src/runtime/connections/entries.js';
+import { parseConntrackList, rerouteFilters, rerouteSockets, resetFilters, deleteArgs, wrongSockets, type ConntrackEntry } from '../../src/runtime/connections/entries.js';
 import { closeArgs } from '../../src/runtime/connections/sockets.js';
 import { changedRoutes, desiredRouting, routesOf, savedRouting, type RoutingState } from '../../src/runtime/routes.js';
 import { chainRestorePayload, parseSave, type ChainSpec, type DnatRule } from '../../src/runtime/iptables/rules.js';
@@ -110,7 +110,7 @@ test('socket selection: the wrong TCP connections by their four addresses, never
   ]);
 });
 
-test('reroute filters without a listing: UDP flows only (their servers keep no state); TCP waits for the listing that closes sockets', () => {
+test('without a listing: every TCP socket to a rerouted destination is closed, UDP flows deleted by filter', () => {
   const rerouted = [
     { family: 4 as const, protocol: 'UDP' as const, activeIP: '10.96.0.30', port: 53, target: '10.96.0.31', from: '10.96.0.30' },
     { family: 4 as const, protocol: 'TCP' as const, activeIP: '10.96.0.20', port: 80, target: '10.96.0.21', from: '10.96.0.20' },
@@ -119,6 +119,8 @@ test('reroute filters without a listing: UDP flows only (their servers keep no s
     '-D -f ipv4 -p udp --orig-dst 10.96.0.30 --dport 53 --reply-src 10.96.0.30',
     '-D -f ipv4 -p udp --orig-src 10.96.0.30 --sport 53',
   ]);
+  assert.deepEqual(rerouteSockets(rerouted), [{ family: 4, dst: '10.96.0.20', dport: 80 }]);
+  assert.deepEqual(closeArgs(rerouteSockets(rerouted)), ['-K', '-t', '-n', '-H', '(', 'dst', '10.96.0.20:80', ')']);
 });
 
 test('pairing diff: which Service changes alter the rules, and which change nothing', () => {

@@ -92,13 +92,16 @@ export function resetFilters(entries: readonly ConntrackEntry[], routes: readonl
   return [...filters.values()];
 }
 
-/** The application's end of a TCP connection: local address and port, and the destination it connected to. */
+/**
+ * The application's TCP sockets to close: those connected to a destination (the address and port the application
+ * dialled), or, with `src`, the one socket of that local address and port.
+ */
 export interface SocketTuple {
   family: Family;
-  src: string;
-  sport: number;
   dst: string;
   dport: number;
+  src?: string;
+  sport?: number;
 }
 
 /** The pod's own TCP connections (not finished) whose forward entry contradicts the routes. */
@@ -114,10 +117,19 @@ export function wrongSockets(entries: readonly ConntrackEntry[], routes: readonl
 }
 
 /**
+ * Every TCP socket connected to a rerouted destination, without looking at the table: right after the rules changed,
+ * all of them were opened under the old routing (but for one opened in the milliseconds since, which reconnects).
+ */
+export function rerouteSockets(rerouted: readonly Reroute[]): SocketTuple[] {
+  const out = new Map<string, SocketTuple>();
+  for (const r of rerouted) if (r.protocol === 'TCP') out.set(`${r.family}|${r.activeIP}|${r.port}`, { family: r.family, dst: r.activeIP, dport: r.port });
+  return [...out.values()];
+}
+
+/**
  * Filters for what a change certainly made wrong, without looking at the table, for protocols whose servers keep no
  * connection (UDP): flows still going where a rerouted destination went before, and reverse entries of destinations
- * now rewritten. One batch right after the rules changed; a listing pass then catches the rest. TCP is left to the
- * listing, which closes its sockets first.
+ * now rewritten. TCP sockets are closed instead (rerouteSockets); a listing pass then catches the rest.
  */
 export function rerouteFilters(rerouted: readonly Reroute[]): ResetFilter[] {
   const out = new Map<string, ResetFilter>();

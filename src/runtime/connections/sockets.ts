@@ -16,12 +16,14 @@ export class SocketCloseError extends Error {}
 
 const endpoint = (family: 4 | 6, ip: string, port: number): string => (family === 6 ? `[${ip}]:${port}` : `${ip}:${port}`);
 
-/** `ss -K -t -n -H ( src A:p and dst B:q ) or ( ... )`: the filter as separate arguments, ss joins them. */
+/** `ss -K -t -n -H ( dst B:q ) or ( src A:p and dst B:q ) or ...`: the filter as separate arguments, ss joins them. */
 export function closeArgs(tuples: readonly SocketTuple[]): string[] {
   const args = ['-K', '-t', '-n', '-H'];
   tuples.forEach((t, i) => {
     if (i > 0) args.push('or');
-    args.push('(', 'src', endpoint(t.family, t.src, t.sport), 'and', 'dst', endpoint(t.family, t.dst, t.dport), ')');
+    args.push('(');
+    if (t.src !== undefined && t.sport !== undefined) args.push('src', endpoint(t.family, t.src, t.sport), 'and');
+    args.push('dst', endpoint(t.family, t.dst, t.dport), ')');
   });
   return args;
 }

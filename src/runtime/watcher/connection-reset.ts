@@ -1,15 +1,16 @@
-// Moves the connections whose route is not the current one (flipConnections=reset). First, in one conntrack process,
-// the UDP flows the change certainly made wrong (no listing needed, and no server keeps state for them). Then the
-// table itself, per family: list it, close the wrong TCP connections at their socket (ss -K: the application and the
-// old backend both see a reset), then delete every wrong entry (one `conntrack -D` per destination and wrong reply
-// source, or per reverse flow, all in one process), and look again: a packet that was on the wire while an entry was
-// deleted can create a wrong entry anew (connections/entries.ts says which), so the check repeats until the table is
-// clean, a few passes at most, and yields to newer work (a role flip) between passes; a table left unclean is owed
-// a pass at the next apply.
+// Moves the connections whose route is not the current one (flipConnections=reset). First, without listing, what
+// the change certainly made wrong, in two processes side by side: every TCP socket connected to a rerouted
+// destination is closed (ss -K: the application and the old backend both see a reset) and the UDP flows to it are
+// deleted from the connection-tracking table (no server keeps state for them). Then the table itself, per family:
+// list it, close any TCP connection still on a wrong route at its socket, delete every wrong entry (one
+// `conntrack -D` per destination and wrong reply source, or per reverse flow, all in one process), and look again:
+// a packet that was on the wire while an entry was deleted can create a wrong entry anew (connections/entries.ts
+// says which), so the check repeats until the table is clean, a few passes at most, and yields to newer work (a role
+// flip) between passes; a table left unclean is owed a pass at the next apply.
 import type { Logger } from '../../log.js';
 import type { Family } from '../../net/address.js';
 import type { ConntrackExecutor } from '../connections/conntrack.js';
-import { parseConntrackList, rerouteFilters, resetFilters, wrongSockets } from '../connections/entries.js';
+import { type SocketTuple, parseConntrackList, rerouteFilters, rerouteSockets, resetFilters, wrongSockets } from '../connections/entries.js';
 import type { SocketCloser } from '../connections/sockets.js';
 import type { Reroute, Route } from '../routes.js';
 import type { WatcherMetrics } from './metrics.js';
@@ -34,22 +35,28 @@ export interface ResetOutcome {
   clean: boolean;
 }
 
+/**
+ * Closes sockets; a failure is counted and logged, not thrown: the entries are still deleted, so the connection moves
+ * on its next packet (its old backend is not told).
+ */
+async function closeSockets(t: ResetTools, sockets: readonly SocketTuple[]): Promise<number> {
+  if (sockets.length === 0) return 0;
+  try {
+    return await t.sockets.close(sockets);
+  } catch (err) {
+    t.metrics.errors.inc({ type: 'sockets' });
+    t.log.warn(`closing sockets (${sockets.length} selector(s)) failed; their connection-tracking entries are deleted anyway: ${(err as Error).message}`);
+    return 0;
+  }
+}
+
 /** One look at the table: close the wrong sockets, delete the wrong entries. */
 async function pass(t: ResetTools, routes: ReadonlyMap<Family, readonly Route[]>, out: ResetOutcome): Promise<boolean> {
   let found = false;
   for (const [family, list] of routes) {
     if (list.length === 0) continue;
     const entries = parseConntrackList(await t.conntrack.list(family));
-    const sockets = wrongSockets(entries, list);
-    if (sockets.length > 0) {
-      try {
-        out.closed += await t.sockets.close(sockets);
-      } catch (err) {
-        // The entries are still deleted below: the connection moves on its next packet, its old backend is not told.
-        t.metrics.errors.inc({ type: 'sockets' });
-        t.log.warn(`closing ${sockets.length} socket(s) failed; their connection-tracking entries are deleted anyway: ${(err as Error).message}`);
-      }
-    }
+    out.closed += await closeSockets(t, wrongSockets(entries, list));
     const filters = resetFilters(entries, list);
     found ||= filters.length > 0;
     out.deleted += await t.conntrack.reset(filters);
@@ -69,10 +76,11 @@ export async function resetConnections(
   const out: ResetOutcome = { deleted: 0, closed: 0, destinations: new Set(), clean: false };
   try {
     const first = rerouteFilters(rerouted);
-    const blind = first.length > 0 ? await t.conntrack.reset(first) : 0;
+    const [blind, closed] = await Promise.all([first.length > 0 ? t.conntrack.reset(first) : 0, closeSockets(t, rerouteSockets(rerouted))]);
     out.deleted += blind;
-    if (blind > 0) for (const f of first) if (f.kind === 'forward') out.destinations.add(`${f.origDst}:${f.dport}/${f.protocol}`);
-    // The first pass always runs: it is the one that closes the TCP connections the change made wrong.
+    out.closed += closed;
+    for (const r of rerouted) out.destinations.add(`${r.activeIP}:${r.port}/${r.protocol.toLowerCase()}`);
+    // The first pass always runs: it finds what the change made wrong that no selector above names.
     for (let i = 0; i < PASSES && (i === 0 || !yieldTo()); i++) {
       if (!(await pass(t, routes, out))) {
         out.clean = true;

@@ -5,7 +5,7 @@ import type { PodLike, WatchOptions } from '../../k8s/lite/objects.js';
 import type { Logger } from '../../log.js';
 import { Backoff } from '../../util/backoff.js';
 import type { WatcherMetrics } from './metrics.js';
-import { runWatchLoop } from './watch-loop.js';
+import { requestCounter, runWatchLoop } from './watch-loop.js';
 
 export interface PodApi {
   getPod(namespace: string, name: string, signal?: AbortSignal): Promise<PodLike>;
@@ -42,7 +42,6 @@ export class PodSource {
 
   start(): void {
     const { api, namespace, name, log, metrics } = this.o;
-    const kinds = { list: 'get', watch: 'watch' } as const;
     this.loop = runWatchLoop<PodLike>(
       {
         what: `pod ${namespace}/${name}`,
@@ -58,10 +57,7 @@ export class PodSource {
         },
         onUp: () => this.setUp(),
         onDown: (reason) => this.setDown(reason),
-        count: (what) => {
-          if (what === 'list' || what === 'watch') metrics.apiRequests.inc({ kind: kinds[what] });
-          else metrics.errors.inc({ type: what === 'list_error' ? 'api_get' : 'api_watch' });
-        },
+        count: requestCounter(metrics, { list: 'get', watch: 'watch' }),
         log,
         timeoutSeconds: this.o.watchTimeoutSeconds,
       },

@@ -4,7 +4,7 @@
 import type { ServiceObject, WatchOptions } from '../../k8s/lite/objects.js';
 import type { Logger } from '../../log.js';
 import type { WatcherMetrics } from './metrics.js';
-import { type Listed, runWatchLoop } from './watch-loop.js';
+import { type Listed, requestCounter, runWatchLoop } from './watch-loop.js';
 
 export interface ServiceApi {
   listServicesAt(namespace: string, signal?: AbortSignal): Promise<Listed<ServiceObject>>;
@@ -68,10 +68,7 @@ export class ServiceSource {
         },
         onUp: () => this.setHealth(true, undefined),
         onDown: (reason) => this.setHealth(false, reason),
-        count: (what) => {
-          if (what === 'list' || what === 'watch') metrics.apiRequests.inc({ kind: `services_${what}` });
-          else metrics.errors.inc({ type: what === 'list_error' ? 'api_get' : 'api_watch' });
-        },
+        count: requestCounter(metrics, { list: 'services_list', watch: 'services_watch' }),
         log,
         timeoutSeconds: this.o.watchTimeoutSeconds,
       },

@@ -6,6 +6,7 @@ import { ApiError, type WatchEvent, type WatchOptions } from '../../k8s/lite/obj
 import type { Logger } from '../../log.js';
 import { Backoff } from '../../util/backoff.js';
 import { sleep } from '../../util/sleep.js';
+import type { WatcherMetrics } from './metrics.js';
 
 export interface Listed<T> {
   items: T[];
@@ -30,6 +31,14 @@ export interface WatchLoopSpec<T> {
   /** Server-side watch timeout; default: random 300-600 s, like client-go. */
   timeoutSeconds?: number | undefined;
   backoff?: Backoff;
+}
+
+/** The `count` of a loop: requests under the given kinds of ghostwire_api_requests_total, errors by API call. */
+export function requestCounter(metrics: WatcherMetrics, kinds: { list: string; watch: string }): WatchLoopSpec<unknown>['count'] {
+  return (what) => {
+    if (what === 'list' || what === 'watch') metrics.apiRequests.inc({ kind: kinds[what] });
+    else metrics.errors.inc({ type: what === 'list_error' ? 'api_get' : 'api_watch' });
+  };
 }
 
 const resourceVersionOf = (o: unknown): string | undefined => (o as { metadata?: { resourceVersion?: string } } | undefined)?.metadata?.resourceVersion;
