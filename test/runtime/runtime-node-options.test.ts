@@ -1,0 +1,88 @@
+// init and watch with exactly the NODE_OPTIONS the injector gives them (src/inject/render.ts), with REAL iptables in
+// a network namespace and the stub API over TLS: --use-openssl-ca still verifies against the cluster's CA, --jitless
+// runs the whole program, and --expose-gc turns the watcher's heap trim on.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { NODE_OPTIONS } from '../../src/inject/render.js';
+import { CLI } from '../helpers/paths.js';
+import { createNetns, runtimeSkipReason, type Agent, type Netns } from '../helpers/netns.js';
+import { startKubeStub, svc, type KubeStub } from '../helpers/kube-stub.js';
+
+const skip = runtimeSkipReason();
+if (skip) console.log(`# runtime-node-options skipped: ${skip}`);
+
+let ns: Netns;
+let stub: KubeStub;
+let agent: Agent;
+let dir: string;
+let env: NodeJS.ProcessEnv;
+
+before(async () => {
+  if (skip) return;
+  dir = mkdtempSync(join(tmpdir(), 'gw-rt-nodeopts-'));
+  ns = await createNetns('gw-nodeopts');
+  for (const a of ['10.96.0.10', '10.96.0.20', '10.96.0.21']) await ns.run('ip', ['addr', 'add', `${a}/32`, 'dev', 'lo']);
+  await ns.serve(['10.96.0.20:80=orders', '10.96.0.21:80=orders-preview']);
+  agent = await ns.agent();
+  stub = await startKubeStub({ listen: { path: join(dir, 'api.sock') }, labels: { role: 'active' }, services: [svc('orders', '10.96.0.20'), svc('orders-preview', '10.96.0.21')] });
+  const bridge = await ns.bridge({ path: join(dir, 'api.sock') });
+  writeFileSync(join(dir, 'resolv.conf'), 'nameserver 10.96.0.10\n');
+  env = {
+    PATH: process.env.PATH,
+    KUBECONFIG: stub.writeKubeconfig(dir, { server: `https://127.0.0.1:${bridge.port}` }),
+    POD_NAMESPACE: stub.namespace,
+    POD_NAME: stub.podName,
+    GW_IPTABLES_DNAT_MAP: join(dir, 'shared', 'dnat.map'),
+    XTABLES_LOCKFILE: join(dir, 'xtables.lock'),
+    GW_LOG_LEVEL: 'debug',
+  };
+});
+
+after(async () => {
+  agent?.close();
+  await ns?.destroy();
+  await stub?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+async function until<T>(what: string, fn: () => Promise<T> | T, ok: (v: T) => boolean, ms = 15_000): Promise<T> {
+  const end = Date.now() + ms;
+  let last = await fn();
+  while (!ok(last)) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; last value: ${JSON.stringify(last)}`);
+    await new Promise((r) => setTimeout(r, 50));
+    last = await fn();
+  }
+  return last;
+}
+
+test('init and watch run with the injected NODE_OPTIONS: TLS to the API, a flip moves traffic, the heap trim runs', { skip, timeout: 90_000 }, async () => {
+  assert.match(NODE_OPTIONS.watch, /--expose-gc/);
+  const init = await ns.exec(process.execPath, [CLI, 'init', '--resolv-conf', join(dir, 'resolv.conf')], { env: { ...env, NODE_OPTIONS: NODE_OPTIONS.init }, timeoutMs: 30_000 });
+  assert.equal(init.code, 0, init.stdout + init.stderr);
+
+  const child: ChildProcess = ns.spawn(process.execPath, [CLI, 'watch', '--listen', '127.0.0.1:0', '--resolv-conf', join(dir, 'resolv.conf')], { env: { ...env, NODE_OPTIONS: NODE_OPTIONS.watch } });
+  const logs: Array<Record<string, unknown> & { msg: string }> = [];
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => logs.push(JSON.parse(line) as (typeof logs)[number]));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  try {
+    await until('the pod watch', () => logs.some((l) => l.msg === 'pod watch established') || stderr, (v) => v === true || (typeof v === 'string' && v !== ''));
+    assert.equal(stderr, '', 'no warnings or errors from node about the flags');
+    assert.equal(await agent.probe('10.96.0.20', 80), 'orders');
+    stub.setLabels({ role: 'preview' });
+    await until('preview answers', () => agent.probe('10.96.0.20', 80), (v) => v === 'orders-preview');
+    // The first checks after start trim whatever the size (every 5 s): gc() exists, so --expose-gc took effect.
+    const trim = await until('a heap trim', () => logs.find((l) => l.msg === 'heap trimmed'), (l) => l !== undefined);
+    assert.ok(typeof trim?.beforeBytes === 'number' && typeof trim.afterBytes === 'number', JSON.stringify(trim));
+  } finally {
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0, stderr);
+  }
+});
