@@ -1,0 +1,36 @@
+// What injection by admission policy does not do that the webhook does. `ghostwire policy` prints this list and
+// docs/install.md carries it (test/unit/policy-docs.test.ts keeps them together). Each item was checked on the
+// real API server (v1.37.2); see test/e2e/policy.test.ts. PURE.
+
+export interface PolicyLimit {
+  topic: string;
+  text: string;
+}
+
+export const POLICY_LIMITS: readonly PolicyLimit[] = [
+  { topic: 'Events', text: 'no GhostwireInjected/GhostwireSkipped Events: a policy cannot write objects. The status annotation, warnings and audit annotations remain.' },
+  {
+    topic: 'Shadow tunnels',
+    text: 'a workload asking for a tunnel (ghostwire.dev/tunnel: "true" on a Deployment, StatefulSet or DaemonSet) is refused whole: its upgrade path is signed with the webhook\'s key (HMAC-SHA256), which CEL cannot compute and must not hold.',
+  },
+  {
+    topic: 'Config hash',
+    text: 'CEL has no SHA-256 (nor any hash): the status annotation\'s configHash is "policy:" and 16 hex digits of two polynomial sums over the same canonical config text, not the webhook\'s SHA-256 prefix.',
+  },
+  { topic: 'Defaults', text: 'the defaults live in a parameter ConfigMap, one key per option; if it is missing, enabled workloads are refused (the webhook falls back to built-in defaults). An invalid edit is refused by the API server.' },
+  { topic: 'Metrics and logs', text: 'no ghostwire_admission_* metrics and no log line per admission; the API server\'s own admission metrics and audit log apply.' },
+  {
+    topic: 'Message wrapping',
+    text: 'the API server prefixes refusals ("ValidatingAdmissionPolicy \'<name>\' with binding \'<name>\' denied request: ") and answers 422 instead of 400; warnings carry "Validation failed for ValidatingAdmissionPolicy \'<name>\' ...: ". The ghostwire text after the prefix is the webhook\'s.',
+  },
+  { topic: 'IPv4-mapped addresses', text: 'excludeCidrs with IPv4-mapped IPv6 addresses (::ffff:a.b.c.d) are refused: CEL\'s ip() does not accept them.' },
+  {
+    topic: 'Edge cases',
+    text: 'a ghostwire.dev/status value counts as an earlier injection when it starts like JSON (the webhook parses it); values in messages are clipped by code point (the webhook counts UTF-16 units); at most 12 warnings of each kind, the rest in one.',
+  },
+];
+
+/** The list as text lines (for the command's output). */
+export function limitLines(): string[] {
+  return POLICY_LIMITS.map((l) => `- ${l.topic}: ${l.text}`);
+}

@@ -1,0 +1,33 @@
+// The policy's parameter object: a ConfigMap whose data holds the defaults key by key (CEL cannot read the YAML
+// document the webhook's ConfigMap holds). Rendered from a parsed defaults document, so `ghostwire policy
+// --defaults FILE` accepts exactly what `ghostwire serve --defaults FILE` accepts, and refuses what only the webhook
+// can do. PURE.
+import { type Defaults, BUILTIN_NETWORK } from '../config/defaults.js';
+import { type FieldError, fieldError } from '../config/errors.js';
+import { OPTION_LIST } from '../config/options.js';
+import { INVALID_ANNOTATIONS_KEY } from './config-cel.js';
+import { TUNNEL_NEEDS_WEBHOOK } from './problems-cel.js';
+
+/** The ConfigMap data: every option formatted as an annotation would spell it, and invalidAnnotations. */
+export function parameterData(defaults: Defaults): Record<string, string> {
+  const data: Record<string, string> = {};
+  for (const o of OPTION_LIST) data[o.key] = o.format(defaults.config[o.field] as never);
+  data[INVALID_ANNOTATIONS_KEY] = defaults.invalidAnnotations;
+  return data;
+}
+
+/**
+ * What a defaults document asks that policy mode cannot do: a tunnel by default is refused (every Deployment would
+ * be refused); network settings other than the tunnel switches concern only tunnels and are reported as ignored.
+ */
+export function policyDefaultsProblems(defaults: Defaults, source: string): { errors: FieldError[]; ignored: string[] } {
+  const errors: FieldError[] = [];
+  if (defaults.config.tunnel) {
+    const field = defaults.network.enableTunnel ? 'network.enableTunnel' : 'tunnel';
+    errors.push(fieldError(source, field, 'true', `false in policy mode (${TUNNEL_NEEDS_WEBHOOK})`));
+  }
+  const ignored = (Object.keys(BUILTIN_NETWORK) as Array<keyof typeof BUILTIN_NETWORK>)
+    .filter((k) => k !== 'enableTunnel' && defaults.network[k] !== BUILTIN_NETWORK[k])
+    .map((k) => `network.${k}`);
+  return { errors, ignored };
+}
