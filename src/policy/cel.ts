@@ -64,10 +64,11 @@ export function jsonLiteral(value: unknown): string {
 export const pointerSegment = (s: string): string => s.replace(/~/g, '~0').replace(/\//g, '~1');
 
 /**
- * JavaScript's String.prototype.trim() removes exactly these characters (WhiteSpace and LineTerminator). CEL's
+ * JavaScript's String.prototype.trim() removes exactly these characters (WhiteSpace and LineTerminator: tab, line
+ * feed, vertical tab, form feed, carriage return, the Unicode space separators Zs, U+2028, U+2029, U+FEFF). CEL's
  * trim() follows Go's unicode.IsSpace, which differs (U+0085, U+FEFF), so the generator trims with this class.
  */
-export const JS_WHITESPACE = '\\t\\n\\v\\f\\r \\x{a0}\\x{1680}\\x{2000}-\\x{200a}\\x{2028}\\x{2029}\\x{202f}\\x{205f}\\x{3000}\\x{feff}';
+export const JS_WHITESPACE = '\\s\\v\\p{Zs}\\x{2028}\\x{2029}\\x{feff}';
 
 /** CEL: `x` with leading and trailing JavaScript whitespace removed (RE2 finds the leftmost-longest span). */
 export const trimmed = (x: string): string => `${x}.find(${str(`[^${JS_WHITESPACE}](?s:.*[^${JS_WHITESPACE}])?`)})`;
@@ -83,8 +84,7 @@ export const matches = (x: string, pattern: RegExp): string => `${x}.matches(${s
 
 /**
  * CEL: a string quoted as JavaScript's JSON.stringify quotes it, after the same clipping as config/errors.ts
- * quoteValue (more than 80 characters: the first 77 and "..."). CEL counts code points where JavaScript counts
- * UTF-16 units, so values with characters outside the Basic Multilingual Plane may be clipped differently.
+ * quoteValue (more than 80 characters: the first 77 and "..."; both count code points).
  */
 export function jsonQuoted(fresh: Fresh, x: string): string {
   return bind(fresh, x, (v) => {
@@ -93,4 +93,42 @@ export function jsonQuoted(fresh: Fresh, x: string): string {
     for (let c = 0; c < 0x20; c++) e = `${e}.replace(${str(String.fromCharCode(c))}, ${str(JSON.stringify(String.fromCharCode(c)).slice(1, -1))})`;
     return `'"' + ${e} + '"'`;
   });
+}
+
+const BREAKS = [', ', ' && ', ' || ', ' ? ', ' : ', ' + '];
+
+/**
+ * Line breaks for people reading a generated expression (CEL ignores whitespace outside string literals): once a
+ * line is longer than `width`, break after the next separator and indent by bracket depth.
+ */
+export function formatCel(expr: string, width = 110): string {
+  let out = '';
+  let line = 0;
+  let depth = 0;
+  let quote: string | undefined;
+  for (let i = 0; i < expr.length; i++) {
+    const c = expr[i] as string;
+    if (quote) {
+      out += c;
+      line++;
+      if (c === '\\') {
+        out += expr[i + 1] ?? '';
+        i++;
+      } else if (c === quote) quote = undefined;
+      continue;
+    }
+    if (c === '"' || c === "'") quote = c;
+    else if ('([{'.includes(c)) depth++;
+    else if (')]}'.includes(c)) depth--;
+    const sep = line > width ? BREAKS.find((b) => expr.startsWith(b, i)) : undefined;
+    if (sep) {
+      out += `${sep.trimEnd()}\n${'  '.repeat(Math.max(0, depth))}`;
+      i += sep.length - 1;
+      line = depth * 2;
+      continue;
+    }
+    out += c;
+    line = c === '\n' ? 0 : line + 1;
+  }
+  return out;
 }

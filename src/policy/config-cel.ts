@@ -6,6 +6,7 @@ import { CROSS_FIELD_RULES, keyOf } from '../config/cross-field.js';
 import { ANNOTATION_PREFIX, type AnyOption, OPTION_LIST } from '../config/options.js';
 import { type Fresh, str, trimmed } from './cel.js';
 import { policyConfigIdCel } from './identity.js';
+import { FIXED } from './parts.js';
 import { quantityDouble, ruleFor } from './option-rules.js';
 import { type Variable, v } from './subject-cel.js';
 
@@ -61,7 +62,9 @@ export function configVariables(f: Fresh): Variable[] {
     const falling = CROSS_FIELD_RULES.flatMap((r, i) => (r.fallback.some((field) => keyOf(field) === o.key) ? [v(`cross${i}`)] : []));
     out.push({ name: `c_${o.key}`, expression: falling.length ? `(${falling.join(' || ')}) ? ${v(`d_${o.key}`)} : ${v(`e_${o.key}`)}` : v(`e_${o.key}`) });
   }
-  out.push({ name: 'configText', expression: OPTION_LIST.map((o) => `${str(`${o.key}=`)} + ${v(`c_${o.key}`)} + '\\n'`).join(' + ') });
+  // The canonical text of config/resolve.ts configHash(), of the config the parts are rendered from (FIXED values).
+  const text = (o: AnyOption) => (o.field in FIXED ? str(o.format(FIXED[o.field] as never)) : v(`c_${o.key}`));
+  out.push({ name: 'configText', expression: OPTION_LIST.map((o) => `${str(`${o.key}=`)} + ${text(o)} + '\\n'`).join(' + ') });
   out.push({ name: 'configId', expression: policyConfigIdCel(v('configText')) });
   return out;
 }

@@ -7,7 +7,7 @@ import { STATUS_ANNOTATION, ENABLED_ANNOTATION } from '../config/options.js';
 import type { Defaults } from '../config/defaults.js';
 import { TARGET_KINDS } from '../admission/target.js';
 import { SYSTEM_NAMESPACES } from '../admission/skip-policy.js';
-import { Fresh, str } from './cel.js';
+import { Fresh, formatCel, str } from './cel.js';
 import { configVariables, defaultsVariables, optionValue } from './config-cel.js';
 import { annotationProblemVariables, defaultsProblemVariables } from './problems-cel.js';
 import { parameterData } from './params.js';
@@ -114,11 +114,18 @@ function expressionsOf(spec: unknown): string[] {
   return [];
 }
 
+/** Every CEL field of a spec with line breaks for readers (CEL ignores them). */
+function readable(spec: unknown): unknown {
+  if (Array.isArray(spec)) return spec.map(readable);
+  if (!spec || typeof spec !== 'object') return spec;
+  return Object.fromEntries(Object.entries(spec).map(([k, x]) => [k, typeof x === 'string' && /^(e|messageE|valueE)xpression$/.test(k) ? formatCel(x) : readable(x)]));
+}
+
 const policy = (kind: string, name: string, spec: KubeObject, variables: readonly Variable[]): KubeObject => ({
   apiVersion: API,
   kind,
   metadata: { name },
-  spec: { ...spec, variables: usedVariables(variables, expressionsOf(spec)) },
+  spec: readable({ ...spec, variables: usedVariables(variables, expressionsOf(spec)) }),
 });
 const binding = (kind: string, name: string, spec: KubeObject): KubeObject => ({ apiVersion: API, kind: `${kind}Binding`, metadata: { name }, spec: { policyName: name, ...spec } });
 

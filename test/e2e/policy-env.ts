@@ -1,0 +1,199 @@
+// Shared by the policy e2e tests: install the generated admission policies on a real API server, create objects
+// through it (dry run or for real), and compare what it stored with what the webhook's own pipeline produces.
+import { stringify } from 'yaml';
+import { TARGET_KINDS } from '../../src/admission/target.js';
+import { type Defaults, builtinDefaults } from '../../src/config/defaults.js';
+import { resolveConfig } from '../../src/config/resolve.js';
+import { covers } from '../../src/inject/template.js';
+import { flatten, injectDocuments } from '../../src/offline/inject-documents.js';
+import { policyConfigId } from '../../src/policy/identity.js';
+import { renderPolicy } from '../../src/policy/objects.js';
+import { parameterData } from '../../src/policy/params.js';
+import { VERSION } from '../../src/version.js';
+import { TEST_TUNNEL_KEY } from '../helpers/injector-cases.js';
+import { type RunResult, waitFor } from './harness.js';
+
+export const POLICY_NS = 'ghostwire';
+export const PARAMS = 'ghostwire-policy-defaults';
+
+/** What these helpers need of a control plane (the harness's ControlPlane has it). */
+export interface Cluster {
+  api: (method: string, path: string, body?: unknown, contentType?: string) => Promise<{ status: number; body: any }>;
+  kubectl: (args: string[], opts?: { input?: string; allowFail?: boolean }) => Promise<RunResult>;
+}
+
+type Obj = { apiVersion: string; kind: string; metadata: { name?: string; namespace?: string; annotations?: Record<string, string> }; spec?: any };
+
+export const yaml = (...docs: unknown[]) => docs.map((d) => stringify(d)).join('---\n');
+
+/** The collection path of an object's resource (the kinds ghostwire targets). */
+export function collectionPath(o: Obj): string {
+  const [group, version] = o.apiVersion.includes('/') ? o.apiVersion.split('/') : ['', o.apiVersion];
+  const t = TARGET_KINDS.find((k) => k.group === group && k.kind === o.kind);
+  if (!t) throw new Error(`not a target kind: ${o.apiVersion} ${o.kind}`);
+  return `${group ? `/apis/${group}/${version}` : `/api/${version}`}/namespaces/${o.metadata.namespace ?? 'default'}/${t.resource}`;
+}
+
+/** Creates through the API server; `dryRun` stores nothing. Returns the stored object, or the refusal's message. */
+export async function create(c: Cluster, o: Obj, dryRun = true): Promise<{ stored?: any; refused?: string; warnings?: string[] }> {
+  const r = await c.api('POST', `${collectionPath(o)}${dryRun ? '?dryRun=All' : ''}`, o);
+  if (r.status === 201 || r.status === 200) return { stored: r.body };
+  return { refused: String(r.body?.message ?? JSON.stringify(r.body)) };
+}
+
+/** Replaces the parameter ConfigMap (the defaults) and waits until admissions use it. */
+export async function applyParams(c: Cluster, defaults: Defaults): Promise<void> {
+  const cm = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: PARAMS, namespace: POLICY_NS }, data: parameterData(defaults) };
+  await c.kubectl(['apply', '-f', '-'], { input: yaml(cm) });
+  await waitForParams(c, defaults);
+}
+
+/** Installs the policies (the output of `ghostwire policy`) and waits until the API server injects with them. */
+export async function installPolicy(c: Cluster, defaults: Defaults = builtinDefaults()): Promise<void> {
+  await c.kubectl(['create', 'namespace', POLICY_NS], { allowFail: true });
+  await c.kubectl(['apply', '-f', '-'], { input: yaml(...renderPolicy({ name: 'ghostwire', namespace: POLICY_NS, defaults, version: VERSION, optInLabel: { key: 'ghostwire.dev/injection', value: 'enabled' } })) });
+  await waitForParams(c, defaults);
+}
+
+/**
+ * The policies and the given defaults are in effect: a probe with an invalid ghostwire.dev/jumpHook is refused in
+ * deny mode, and in warn mode injected with the defaults' image and chain.
+ */
+export async function waitForParams(c: Cluster, defaults: Defaults, ns = 'shop'): Promise<void> {
+  const probe = annotatedDeployment('probe', { 'ghostwire.dev/enabled': 'true', 'ghostwire.dev/jumpHook': 'FORWARD' });
+  probe.metadata.namespace = ns;
+  await waitFor('the admission policies and their defaults in effect', 30_000, async () => {
+    const r = await create(c, probe);
+    if (defaults.invalidAnnotations === 'deny') return r.refused?.includes('ghostwire.dev/jumpHook: "FORWARD" is invalid') ?? false;
+    const w = r.stored?.spec.template.spec.containers.find((x: { name: string }) => x.name === 'ghostwire-watcher');
+    return w?.image === defaults.config.image && w.env.find((e: { name: string }) => e.name === 'GW_NAT_CHAIN')?.value === defaults.config.natChain;
+  }, 250);
+}
+
+export interface Expected {
+  result: string;
+  output: any;
+  denial?: string;
+  warnings: string[];
+  /** The identity the policy writes for the effective config. */
+  id?: string;
+}
+
+/** What the webhook's pipeline does with the object (the same function `ghostwire inject` runs). */
+export function expected(o: Obj, defaults: Defaults): Expected {
+  const [r] = injectDocuments([o], { defaults, version: VERSION, tunnelKey: TEST_TUNNEL_KEY });
+  const outcome = flatten([r!])[0]?.outcome;
+  const tpl = o.kind === 'Pod' ? o : o.kind === 'CronJob' ? o.spec?.jobTemplate?.spec?.template : o.spec?.template;
+  const layers = o.kind === 'Pod' ? [o.metadata.annotations] : [o.metadata.annotations, tpl?.metadata?.annotations];
+  const config = resolveConfig(defaults, layers).config;
+  const out: Expected = { result: outcome?.result ?? 'none', output: r!.output, warnings: outcome?.warnings ?? [], id: policyConfigId({ ...config, tunnel: false }) };
+  if (outcome?.denial) out.denial = outcome.denial.message;
+  return out;
+}
+
+const HASH = /"configHash":"[^"]*"/g;
+const withoutHash = (o: unknown) => JSON.parse(JSON.stringify(o).replace(/\\"configHash\\":\\"[^\\"]*\\"/g, '\\"configHash\\":\\"-\\"'));
+
+function templateOf(o: any): any {
+  return o.kind === 'Pod' ? o : o.kind === 'CronJob' ? o.spec?.jobTemplate?.spec?.template : o.spec?.template;
+}
+
+/** Differences between what the API server stored and the webhook's output; [] when the injected parts agree. */
+export function differences(stored: any, exp: Expected): string[] {
+  const out: string[] = [];
+  const names = (o: any) => {
+    const s = templateOf(o)?.spec ?? {};
+    return JSON.stringify([(s.initContainers ?? []).map((c: any) => c.name), (s.containers ?? []).map((c: any) => c.name), (s.volumes ?? []).map((v: any) => v.name)]);
+  };
+  if (names(stored) !== names(exp.output)) out.push(`containers and volumes: stored ${names(stored)}, webhook ${names(exp.output)}`);
+  if (!covers(withoutHash(stored.spec), withoutHash(exp.output.spec))) out.push('spec: the stored object does not carry the webhook\'s injected parts');
+  for (const [where, a, b] of [['template', templateOf(stored)?.metadata?.annotations, templateOf(exp.output)?.metadata?.annotations], ['object', stored.metadata.annotations, exp.output.metadata.annotations]] as const) {
+    const s = a?.['ghostwire.dev/status'];
+    const w = b?.['ghostwire.dev/status'];
+    if ((s === undefined) !== (w === undefined)) out.push(`${where} status annotation: stored ${s ?? '(none)'}, webhook ${w ?? '(none)'}`);
+    else if (s !== undefined) {
+      if (s.replace(HASH, '') !== w.replace(HASH, '')) out.push(`${where} status annotation: stored ${s}, webhook ${w}`);
+      if (JSON.parse(s).configHash !== exp.id) out.push(`${where} status configHash ${JSON.parse(s).configHash}, expected the policy identity ${exp.id}`);
+    }
+  }
+  return out;
+}
+
+/** An HTTPS request to the API server that also returns its Warning headers (what kubectl prints). */
+export async function request(cp: { server: string; token: string; caPem: string }, method: string, path: string, body?: unknown): Promise<{ status: number; body: any; warnings: string[] }> {
+  const { request: httpsRequest } = await import('node:https');
+  const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string | number> = { authorization: `Bearer ${cp.token}`, 'content-type': 'application/json', accept: 'application/json' };
+    if (payload) headers['content-length'] = payload.length;
+    const req = httpsRequest(new URL(path, cp.server), { method, ca: cp.caPem, headers }, (res) => {
+      let text = '';
+      res.on('data', (d: Buffer) => (text += d.toString()));
+      res.on('end', () => {
+        const raw = res.headers.warning;
+        const list = raw === undefined ? [] : Array.isArray(raw) ? raw : [raw];
+        // RFC 7234 warn-text: 299 - "message", quotes and backslashes escaped; one header line per warning.
+        // Node reads header bytes as latin1; the API server sends UTF-8.
+        const utf8 = list.map((w) => Buffer.from(w, 'latin1').toString('utf8'));
+        const warnings = utf8.flatMap((w) => [...w.matchAll(/299 - "((?:[^"\\]|\\.)*)"/g)].map((m) => (m[1] as string).replace(/\\(.)/g, '$1')));
+        let parsed: unknown = text;
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          // keep the text
+        }
+        resolve({ status: res.statusCode ?? 0, body: parsed, warnings });
+      });
+    });
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+export type Endpoint = { server: string; token: string; caPem: string };
+
+/** What ghostwire said, without the API server's wrapping of a policy's refusal or warning. */
+export const ghostwirePart = (message: string): string =>
+  message.replace(/^[\s\S]*?ValidatingAdmissionPolicy '[^']*' with binding '[^']*' denied request: /, '').replace(/^Validation failed for ValidatingAdmissionPolicy '[^']*' with binding '[^']*': /, '');
+
+/** A template-annotated Deployment in namespace shop. */
+export function annotatedDeployment(name: string, annotations: Record<string, string>): Obj {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name, namespace: 'shop' },
+    spec: { selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name }, annotations }, spec: { containers: [{ name: 'app', image: 'app:1', ports: [{ containerPort: 8080 }] }] } } },
+  };
+}
+
+/**
+ * One object through the API server (dry run) and through the webhook's pipeline; what differs, as sentences.
+ * `documented` says how the policy differs on purpose for this object (a tunnel, an IPv4-mapped address): then the
+ * policy must refuse, or in warn mode warn, with a message containing it.
+ */
+export async function compareOne(ep: Endpoint, o: Obj, defaults: Defaults, documented?: string): Promise<string[]> {
+  const exp = expected(o, defaults);
+  const r = await request(ep, 'POST', `${collectionPath(o)}?dryRun=All`, o);
+  const label = `${o.kind} ${JSON.stringify(o.spec?.template?.metadata?.annotations ?? o.metadata.annotations).slice(0, 160)}`;
+  const refused = r.status >= 300 ? String(r.body?.message ?? JSON.stringify(r.body)) : undefined;
+  const out: string[] = [];
+  if (documented !== undefined) {
+    // Refused in deny mode; in warn mode admitted with the lower layer's value and a warning saying so.
+    const said = refused ?? r.warnings.find((w) => w.includes(documented));
+    if (!said?.includes(documented)) out.push(`${label}: expected the documented difference ${JSON.stringify(documented)}, got ${refused ?? `an admitted object with warnings ${JSON.stringify(r.warnings)}`}`);
+    return out;
+  }
+  if (exp.denial !== undefined) {
+    if (refused === undefined) out.push(`${label}: the webhook refuses (${exp.denial}) but the policy admitted it`);
+    else if (ghostwirePart(refused) !== exp.denial) out.push(`${label}: refusal differs\n   policy:  ${ghostwirePart(refused)}\n   webhook: ${exp.denial}`);
+    return out;
+  }
+  if (refused !== undefined) return [`${label}: the webhook admits it (${exp.result}) but the policy refused: ${refused}`];
+  out.push(...differences(r.body, exp).map((d) => `${label}: ${d}`));
+  // Only ghostwire's warnings: the API server adds its own (e.g. fractional memory quantities), as with the webhook.
+  const warnings = r.warnings.filter((w) => /ValidatingAdmissionPolicy 'ghostwire-/.test(w)).map(ghostwirePart);
+  // The API server drops a warning holding DEL or a C1 control character (it would for the webhook's too).
+  const relayed = exp.warnings.filter((w) => !/[\u007f-\u009f]/.test(w));
+  if (JSON.stringify(warnings) !== JSON.stringify(relayed)) out.push(`${label}: warnings differ\n   policy:  ${JSON.stringify(warnings)}\n   webhook: ${JSON.stringify(relayed)}`);
+  return out;
+}
