@@ -220,3 +220,15 @@ upgrade reuses the previous values when given none) acts once, not on every upgr
 {{- end -}}
 {{- toYaml $out -}}
 {{- end -}}
+
+{{/* Policy mode: the scope of the admission policies, the same as the webhook's namespaceSelector. */}}
+{{- define "ghostwire.policyNamespaceSelector" -}}
+{{- if .Values.webhook.namespaceSelector.requireOptInLabel }}
+matchLabels:
+  {{ .Values.webhook.namespaceSelector.optInLabel.key }}: {{ .Values.webhook.namespaceSelector.optInLabel.value | quote }}
+{{- end }}
+matchExpressions:
+  - key: kubernetes.io/metadata.name
+    operator: NotIn
+    values: {{ include "ghostwire.excludedNamespaces" . }}
+{{- end -}}
