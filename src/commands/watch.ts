@@ -1,6 +1,7 @@
 // ghostwire watch: the injected sidecar's command (see runtime/watcher/). Cheap imports only: it runs in every
 // injected pod for the pod's lifetime.
 import { unlink } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type http from 'node:http';
 import { configFromEnv, fieldError, formatFieldErrors } from '../config/index.js';
 import { parseDurationMs } from '../config/validate.js';
@@ -99,7 +100,8 @@ export async function run(argv: string[]): Promise<number> {
       config: { ...config, podName: config.podName as string },
       api: client,
       executor: createExecutor(),
-      conntrack: createConntrackExecutor(),
+      // The batch file goes next to the map: the shared volume is the one place the watcher may write.
+      conntrack: createConntrackExecutor({ scratchDir: dirname(config.dnatMapPath) }),
       log,
       metrics,
       verifyIntervalMs: flags.verifyIntervalMs,

@@ -19,6 +19,11 @@ export interface Route extends Destination {
   target: string;
 }
 
+/** A route that changed: where connections went before the change. */
+export interface Reroute extends Route {
+  from: string;
+}
+
 /** What one family's nat table does to ghostwire's destinations: the chain's content and whether it is jumped to. */
 export interface RoutingState {
   exclusions: readonly Pick<Exclusion, 'cidr'>[];
@@ -42,15 +47,18 @@ export function routesOf(state: RoutingState, family: Family): Map<string, Route
 }
 
 /**
- * Destinations whose target differs between two states, with their new route. A destination only one state names
- * goes to its own active address in the other (no rule: no rewrite).
+ * Destinations whose target differs between two states, with their new route and where they went before. A
+ * destination only one state names goes to its own active address in the other (no rule: no rewrite).
  */
-export function changedRoutes(before: RoutingState, after: RoutingState, family: Family): Route[] {
+export function changedRoutes(before: RoutingState, after: RoutingState, family: Family): Reroute[] {
   const b = routesOf(before, family);
   const a = routesOf(after, family);
-  const out: Route[] = [];
-  for (const [key, route] of a) if ((b.get(key)?.target ?? route.activeIP) !== route.target) out.push(route);
-  for (const [key, route] of b) if (!a.has(key) && route.target !== route.activeIP) out.push({ ...route, target: route.activeIP });
+  const out: Reroute[] = [];
+  for (const [key, route] of a) {
+    const from = b.get(key)?.target ?? route.activeIP;
+    if (from !== route.target) out.push({ ...route, from });
+  }
+  for (const [key, route] of b) if (!a.has(key) && route.target !== route.activeIP) out.push({ ...route, target: route.activeIP, from: route.target });
   return out;
 }
 

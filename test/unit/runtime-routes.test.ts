@@ -70,15 +70,27 @@ test('conntrack selection: the entries whose reply comes from anywhere but the n
   const entries = parseConntrackList(LIST);
   // Active -> preview: the un-NATed connection to .20 is wrong, the one already at .21 is right; .99 is not ours.
   const toPreview = resetFilters(entries, [{ family: 4, protocol: 'TCP', activeIP: '10.96.0.20', port: 80, target: '10.96.0.21' }]);
-  assert.deepEqual(toPreview, [{ family: 4, protocol: 'tcp', origDst: '10.96.0.20', dport: 80, replySrc: '10.96.0.20', entries: 1 }]);
+  assert.deepEqual(toPreview, [{ kind: 'forward', family: 4, protocol: 'tcp', origDst: '10.96.0.20', dport: 80, replySrc: '10.96.0.20', entries: 1 }]);
   assert.deepEqual(deleteArgs(toPreview[0]!), ['-D', '-f', 'ipv4', '-p', 'tcp', '--orig-dst', '10.96.0.20', '--dport', '80', '--reply-src', '10.96.0.20']);
   // Preview -> active: the NATed one is wrong.
-  assert.deepEqual(resetFilters(entries, [{ family: 4, protocol: 'TCP', activeIP: '10.96.0.20', port: 80, target: '10.96.0.20' }]).map((f) => f.replySrc), ['10.96.0.21']);
+  const replySrcs = (fs: ReturnType<typeof resetFilters>) => fs.map((f) => (f.kind === 'forward' ? f.replySrc : `reverse ${f.origSrc}:${f.sport}`));
+  assert.deepEqual(replySrcs(resetFilters(entries, [{ family: 4, protocol: 'TCP', activeIP: '10.96.0.20', port: 80, target: '10.96.0.20' }])), ['10.96.0.21']);
   // UDP, by protocol and port: a TCP route on the same address does not select it.
-  assert.deepEqual(resetFilters(entries, [{ family: 4, protocol: 'UDP', activeIP: '10.96.0.30', port: 53, target: '10.96.0.31' }]).map((f) => `${f.protocol} ${f.replySrc}`), ['udp 10.96.0.30']);
+  assert.deepEqual(replySrcs(resetFilters(entries, [{ family: 4, protocol: 'UDP', activeIP: '10.96.0.30', port: 53, target: '10.96.0.31' }])), ['10.96.0.30']);
   assert.deepEqual(resetFilters(entries, [{ family: 4, protocol: 'TCP', activeIP: '10.96.0.30', port: 53, target: '10.96.0.31' }]), []);
-  assert.deepEqual(resetFilters(entries, [{ family: 6, protocol: 'TCP', activeIP: 'fd00:96::20', port: 80, target: 'fd00:96::20' }]).map((f) => f.replySrc), ['fd00:96::21']);
+  assert.deepEqual(replySrcs(resetFilters(entries, [{ family: 6, protocol: 'TCP', activeIP: 'fd00:96::20', port: 80, target: 'fd00:96::20' }])), ['fd00:96::21']);
   assert.deepEqual(resetFilters(entries, []), [], 'no route changed: nothing is reset');
+});
+
+test('conntrack selection: a reverse entry (picked up from the server\'s packet while the forward one was deleted) is reset while the route goes to a preview', () => {
+  // The server at 10.96.0.20:80 answered while the watcher deleted the client's entry: the kernel picked up the
+  // flow from the server's side. The client's packets now match its reply direction and are never rewritten.
+  const reverse = parseConntrackList('ipv4     2 tcp      6 300 ESTABLISHED src=10.96.0.20 dst=10.244.0.5 sport=80 dport=40009 src=10.244.0.5 dst=10.96.0.20 sport=40009 dport=80 mark=0 use=1');
+  const toPreview = resetFilters(reverse, [{ family: 4, protocol: 'TCP', activeIP: '10.96.0.20', port: 80, target: '10.96.0.21' }]);
+  assert.deepEqual(toPreview, [{ kind: 'reverse', family: 4, protocol: 'tcp', origSrc: '10.96.0.20', sport: 80, entries: 1 }]);
+  assert.deepEqual(deleteArgs(toPreview[0]!), ['-D', '-f', 'ipv4', '-p', 'tcp', '--orig-src', '10.96.0.20', '--sport', '80']);
+  // Routed to active, a reverse entry rewrites nothing either way: left alone.
+  assert.deepEqual(resetFilters(reverse, [{ family: 4, protocol: 'TCP', activeIP: '10.96.0.20', port: 80, target: '10.96.0.20' }]), []);
 });
 
 test('pairing diff: which Service changes alter the rules, and which change nothing', () => {

@@ -428,21 +428,21 @@ test('connections follow the role: a flip resets exactly the entries whose route
     await waitFor(() => h.watcher.healthy && stub.openWatches('services') === 1, 'healthy');
     assert.equal(ct.resets.length, 0, 'nothing to reset while routes match');
     stub.setLabels({ role: 'preview' });
-    await waitFor(() => ct.resets.length === 2, 'resets after the flip');
-    assert.deepEqual(ct.resets.map((f) => `${f.protocol} ${f.origDst}:${f.dport} from ${f.replySrc}`).sort(), ['tcp 10.96.0.20:80 from 10.96.0.20', 'udp 10.96.0.20:53 from 10.96.0.20']);
+    await waitFor(() => ct.hits.length === 2, 'resets after the flip');
+    assert.deepEqual(ct.hits.map((f) => (f.kind === 'forward' ? `${f.protocol} ${f.origDst}:${f.dport} from ${f.replySrc}` : 'reverse')).sort(), ['tcp 10.96.0.20:80 from 10.96.0.20', 'udp 10.96.0.20:53 from 10.96.0.20']);
     assert.deepEqual(ct.entries.map((e) => `${e.dst}:${e.dport}`).sort(), ['10.96.0.20:5000', '10.96.5.5:80'], 'only connections not on a rerouted destination survive');
     await waitFor(async () => (await metric(h.metrics, 'ghostwire_conntrack_entries_reset_total', '{trigger="role"}')) === 2, 'metric');
     // The app reconnects through the DNAT rule; flipping back resets those.
     ct.entries.push({ family: 4, protocol: 'tcp', src: '10.244.0.5', dst: '10.96.0.20', sport: 41003, dport: 80, replySrc: '10.96.0.21' });
     stub.setLabels({ role: 'active' });
-    await waitFor(() => ct.resets.length === 3, 'reset after the flip back');
-    assert.equal(ct.resets[2]?.replySrc, '10.96.0.21');
+    await waitFor(() => ct.hits.length === 3, 'reset after the flip back');
+    assert.equal(ct.hits[2]?.kind === 'forward' && ct.hits[2].replySrc, '10.96.0.21');
     // A Service change that reroutes in preview resets too (the preview recreated elsewhere).
     stub.setLabels({ role: 'preview' });
     await waitFor(() => jumps(h.ex).length === 1, 'preview');
     ct.entries.push({ family: 4, protocol: 'tcp', src: '10.244.0.5', dst: '10.96.0.20', sport: 41004, dport: 80, replySrc: '10.96.0.21' });
     stub.setServices([withDns[0]!, svc('orders-preview', '10.96.0.66', [80, [53, 'UDP']])]);
-    await waitFor(() => ct.resets.some((f) => f.replySrc === '10.96.0.21' && f.entries === 1) && ct.entries.every((e) => e.sport !== 41004), 'reset after the Service change');
+    await waitFor(() => ct.hits.some((f) => f.kind === 'forward' && f.replySrc === '10.96.0.21') && ct.entries.every((e) => e.sport !== 41004), 'reset after the Service change');
     await waitFor(async () => (await metric(h.metrics, 'ghostwire_conntrack_entries_reset_total', '{trigger="services"}'))! >= 1, 'services trigger');
   } finally {
     stub.setServices(BASE);

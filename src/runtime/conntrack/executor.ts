@@ -1,14 +1,20 @@
 // Runs Debian's `conntrack` (conntrack-tools) with execFile and fixed argument arrays, never a shell, inside the
 // pod's own network namespace (connection-tracking tables are per namespace).
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Family } from '../../net/address.js';
 import { type ResetFilter, deleteArgs } from './entries.js';
 
 export interface ConntrackExecutor {
   /** `conntrack -L -f ipv4|ipv6 -o extended`. */
   list(family: Family): Promise<string>;
-  /** One `conntrack -D ...`; resolves with the number of entries deleted (0 when they were gone already). */
-  reset(filter: ResetFilter): Promise<number>;
+  /**
+   * Every filter's `conntrack -D` in ONE process (`conntrack -R FILE`, one command per line); resolves with the
+   * number of entries deleted (0 when they were gone already).
+   */
+  reset(filters: readonly ResetFilter[]): Promise<number>;
 }
 
 export class ConntrackError extends Error {
@@ -27,9 +33,12 @@ function run(args: readonly string[], timeoutMs: number): Promise<{ code: number
   });
 }
 
-const DELETED = /(\d+) flow entr(?:y|ies) ha(?:s|ve) been deleted/;
-
-export function createConntrackExecutor(opts: { timeoutMs?: number } = {}): ConntrackExecutor {
+/**
+ * `scratchDir`: a directory the process may write (the containers' root file system is read-only: the shared
+ * volume). The batch goes through a file because conntrack opens its input by path, and a child's stdin from Node is
+ * a socket, which /dev/stdin cannot open.
+ */
+export function createConntrackExecutor(opts: { scratchDir: string; timeoutMs?: number }): ConntrackExecutor {
   const timeoutMs = opts.timeoutMs ?? 10_000;
   return {
     list: async (family) => {
@@ -38,14 +47,19 @@ export function createConntrackExecutor(opts: { timeoutMs?: number } = {}): Conn
       if (r.code !== 0) throw new ConntrackError(`conntrack -L failed (exit ${r.code}): ${r.stderr.trim().split('\n').join('; ')}`);
       return r.stdout;
     },
-    reset: async (filter) => {
-      const args = deleteArgs(filter);
-      const r = await run(args, timeoutMs);
-      const m = DELETED.exec(r.stderr);
-      // conntrack exits 1 when nothing matched: the connections closed meanwhile, which is success here.
-      if (m) return Number(m[1]);
-      if (r.code === 0) return 0;
-      throw new ConntrackError(`conntrack ${args.join(' ')} failed (exit ${r.code}): ${r.stderr.trim().split('\n').join('; ')}`);
+    reset: async (filters) => {
+      if (filters.length === 0) return 0;
+      const file = join(opts.scratchDir, `.ghostwire-conntrack-${process.pid}-${randomBytes(4).toString('hex')}`);
+      await writeFile(file, filters.map((f) => `${deleteArgs(f).join(' ')}\n`).join(''), { mode: 0o600, flag: 'wx' });
+      let r;
+      try {
+        r = await run(['-R', file], timeoutMs);
+      } finally {
+        await unlink(file).catch(() => undefined);
+      }
+      if (r.code !== 0) throw new ConntrackError(`conntrack -R (${filters.length} deletions) failed (exit ${r.code}): ${r.stderr.trim().split('\n').join('; ')}`);
+      // In a batch, conntrack prints each deleted entry on a line of its own; a command matching nothing is fine.
+      return r.stdout.split('\n').filter((l) => l.trim() !== '').length;
     },
   };
 }

@@ -20,7 +20,7 @@ import type { IptablesExecutor } from '../iptables/executor.js';
 import { type ChainSpec, type ChainState, parseSave, reconcilePlan } from '../iptables/rules.js';
 import { type MapChange, describeMapChange, diffMaps, mapContentKey } from '../map-diff.js';
 import { type ServiceSource as ListServices, discover, planFromServices } from '../program.js';
-import { type Route, changedRoutes, desiredRouting, routesOf, savedRouting } from '../routes.js';
+import { type Reroute, type Route, changedRoutes, desiredRouting, routesOf, savedRouting } from '../routes.js';
 import { resetConnections } from './connection-reset.js';
 import type { ReprogramCause, WatcherMetrics } from './metrics.js';
 import { loadInitialMap } from './initial-map.js';
@@ -56,7 +56,7 @@ interface FamilyOutcome {
   changedChain: boolean;
   changedJump: boolean;
   drifted: boolean;
-  rerouted: Route[];
+  rerouted: Reroute[];
   /** Every destination's route as it is now (for a full connection check). */
   routes: Route[];
 }
@@ -222,7 +222,7 @@ export class RouteKeeper {
     this.verified = true;
     await this.writeMap(map);
     this.account(outcomes, want, roleArrival);
-    await this.resetIfNeeded(outcomes, want);
+    await this.resetIfNeeded(outcomes);
     if (this.o.watchesHealthy()) metrics.lastSync.set(Date.now() / 1000);
   }
 
@@ -309,20 +309,19 @@ export class RouteKeeper {
   }
 
   /** With flipConnections=reset: connections whose route changed (or a reset owed from a failed attempt). */
-  private async resetIfNeeded(outcomes: ReadonlyArray<FamilyOutcome & { family: Family }>, want: boolean | undefined): Promise<void> {
+  private async resetIfNeeded(outcomes: ReadonlyArray<FamilyOutcome & { family: Family }>): Promise<void> {
     if (this.o.config.flipConnections !== 'reset') return;
-    const rerouted = outcomes.some((o) => o.rerouted.length > 0);
-    if (!rerouted && !this.resetOwed) return;
-    const trigger = outcomes.some((o) => o.changedJump) || want !== this.appliedJump ? 'role' : 'services';
+    const rerouted = outcomes.flatMap((o) => o.rerouted);
+    if (rerouted.length === 0 && !this.resetOwed) return;
+    const trigger = outcomes.some((o) => o.changedJump) ? 'role' : 'services';
     const routes = new Map<Family, Route[]>(outcomes.map((o) => [o.family, [...o.routes, ...o.rerouted]]));
-    const deleted = await resetConnections(this.o, routes);
+    const deleted = await resetConnections(this.o, routes, rerouted, () => this.pending.verify || this.pending.refresh || (this.pending.services && !this.debounce));
     this.resetOwed = deleted === undefined;
     if (deleted === undefined) return;
     this.o.metrics.conntrackResets.inc({ trigger }, deleted);
     if (deleted > 0) this.o.report?.reset?.(trigger, deleted);
   }
 }
-
 
 /** inode, size and mtime of a file ("" when it does not exist): enough to notice that someone else wrote it. */
 async function fileIdentity(path: string): Promise<string> {
