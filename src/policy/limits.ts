@@ -26,7 +26,7 @@ export const POLICY_LIMITS: readonly PolicyLimit[] = [
   { topic: 'IPv4-mapped addresses', text: 'excludeCidrs with IPv4-mapped IPv6 addresses (::ffff:a.b.c.d) are refused: CEL\'s ip() does not accept them.' },
   {
     topic: 'Edge cases',
-    text: 'a ghostwire.dev/status value counts as an earlier injection when it starts like JSON (the webhook parses it); at most 12 warnings of each kind, the rest in one.',
+    text: 'a ghostwire.dev/status value counts as an earlier injection when it starts like JSON (the webhook parses it); a refusal names an object created with generateName by its generated name (validation runs after the API server chose it); at most 12 warnings of each kind, the rest in one.',
   },
 ];
 

@@ -22,7 +22,7 @@ export interface Cluster {
   kubectl: (args: string[], opts?: { input?: string; allowFail?: boolean }) => Promise<RunResult>;
 }
 
-type Obj = { apiVersion: string; kind: string; metadata: { name?: string; namespace?: string; annotations?: Record<string, string> }; spec?: any };
+type Obj = { apiVersion: string; kind: string; metadata: { name?: string; generateName?: string; namespace?: string; annotations?: Record<string, string> }; spec?: any };
 
 export const yaml = (...docs: unknown[]) => docs.map((d) => stringify(d)).join('---\n');
 
@@ -42,31 +42,36 @@ export async function create(c: Cluster, o: Obj, dryRun = true): Promise<{ store
 }
 
 /** Replaces the parameter ConfigMap (the defaults) and waits until admissions use it. */
-export async function applyParams(c: Cluster, defaults: Defaults): Promise<void> {
+export async function applyParams(c: Cluster & Partial<Endpoint>, defaults: Defaults): Promise<void> {
   const cm = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: PARAMS, namespace: POLICY_NS }, data: parameterData(defaults) };
   await c.kubectl(['apply', '-f', '-'], { input: yaml(cm) });
   await waitForParams(c, defaults);
 }
 
 /** Installs the policies (the output of `ghostwire policy`) and waits until the API server injects with them. */
-export async function installPolicy(c: Cluster, defaults: Defaults = builtinDefaults()): Promise<void> {
+export async function installPolicy(c: Cluster & Endpoint, defaults: Defaults = builtinDefaults()): Promise<void> {
   await c.kubectl(['create', 'namespace', POLICY_NS], { allowFail: true });
   await c.kubectl(['apply', '-f', '-'], { input: yaml(...renderPolicy({ name: 'ghostwire', namespace: POLICY_NS, defaults, version: VERSION, optInLabel: { key: 'ghostwire.dev/injection', value: 'enabled' } })) });
   await waitForParams(c, defaults);
 }
 
 /**
- * The policies and the given defaults are in effect: a probe with an invalid ghostwire.dev/jumpHook is refused in
- * deny mode, and in warn mode injected with the defaults' image and chain.
+ * The policies and the given defaults are in effect in every policy (each follows its parameters on its own, and
+ * the warning policy was measured to lag the others by seconds): a probe with an invalid ghostwire.dev/jumpHook and
+ * an unknown key is refused without a fallback warning in deny mode, and in warn mode injected with the defaults'
+ * image and chain and both warnings.
  */
-export async function waitForParams(c: Cluster, defaults: Defaults, ns = 'shop'): Promise<void> {
-  const probe = annotatedDeployment('probe', { 'ghostwire.dev/enabled': 'true', 'ghostwire.dev/jumpHook': 'FORWARD' });
+export async function waitForParams(c: Cluster & Partial<Endpoint>, defaults: Defaults, ns = 'shop'): Promise<void> {
+  const probe = annotatedDeployment('probe', { 'ghostwire.dev/enabled': 'true', 'ghostwire.dev/jumpHook': 'FORWARD', 'ghostwire.dev/probe-unknown': 'x' });
   probe.metadata.namespace = ns;
+  const ep = c.server ? (c as Endpoint) : undefined;
   await waitFor('the admission policies and their defaults in effect', 30_000, async () => {
-    const r = await create(c, probe);
-    if (defaults.invalidAnnotations === 'deny') return r.refused?.includes('ghostwire.dev/jumpHook: "FORWARD" is invalid') ?? false;
-    const w = r.stored?.spec.template.spec.containers.find((x: { name: string }) => x.name === 'ghostwire-watcher');
-    return w?.image === defaults.config.image && w.env.find((e: { name: string }) => e.name === 'GW_NAT_CHAIN')?.value === defaults.config.natChain;
+    const r = ep ? await request(ep, 'POST', `${collectionPath(probe)}?dryRun=All`, probe) : { status: 0, body: undefined, warnings: [] as string[] };
+    const said = (text: string) => r.warnings.some((w) => w.includes(text));
+    if (!said('unknown annotation ghostwire.dev/probe-unknown')) return false;
+    if (defaults.invalidAnnotations === 'deny') return r.status === 422 && String(r.body?.message).includes('ghostwire.dev/jumpHook: "FORWARD" is invalid') && !said('using the default instead');
+    const w = r.body?.spec?.template.spec.containers.find((x: { name: string }) => x.name === 'ghostwire-watcher');
+    return said('using the default instead') && w?.image === defaults.config.image && w.env.find((e: { name: string }) => e.name === 'GW_NAT_CHAIN')?.value === defaults.config.natChain;
   }, 250);
 }
 
@@ -79,8 +84,19 @@ export interface Expected {
   id?: string;
 }
 
+/** Annotations as the API server sends them to a webhook: Go writes map keys sorted. */
+function sortAnnotations(o: Obj): Obj {
+  const copy = structuredClone(o);
+  const sort = (m?: Record<string, string>) => (m ? Object.fromEntries(Object.entries(m).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : m);
+  copy.metadata.annotations = sort(copy.metadata.annotations);
+  const tpl = templateOf(copy);
+  if (tpl?.metadata?.annotations) tpl.metadata.annotations = sort(tpl.metadata.annotations);
+  return copy;
+}
+
 /** What the webhook's pipeline does with the object (the same function `ghostwire inject` runs). */
-export function expected(o: Obj, defaults: Defaults): Expected {
+export function expected(input: Obj, defaults: Defaults): Expected {
+  const o = sortAnnotations(input);
   const [r] = injectDocuments([o], { defaults, version: VERSION, tunnelKey: TEST_TUNNEL_KEY });
   const outcome = flatten([r!])[0]?.outcome;
   const tpl = o.kind === 'Pod' ? o : o.kind === 'CronJob' ? o.spec?.jobTemplate?.spec?.template : o.spec?.template;
@@ -162,7 +178,8 @@ export function annotatedDeployment(name: string, annotations: Record<string, st
     apiVersion: 'apps/v1',
     kind: 'Deployment',
     metadata: { name, namespace: 'shop' },
-    spec: { selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name }, annotations }, spec: { containers: [{ name: 'app', image: 'app:1', ports: [{ containerPort: 8080 }] }] } } },
+    // The API server drops empty maps: an empty annotation map is left out, so the webhook's output compares.
+    spec: { selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name }, ...(Object.keys(annotations).length ? { annotations } : {}) }, spec: { containers: [{ name: 'app', image: 'app:1', ports: [{ containerPort: 8080 }] }] } } },
   };
 }
 
@@ -174,7 +191,7 @@ export function annotatedDeployment(name: string, annotations: Record<string, st
 export async function compareOne(ep: Endpoint, o: Obj, defaults: Defaults, documented?: string): Promise<string[]> {
   const exp = expected(o, defaults);
   const r = await request(ep, 'POST', `${collectionPath(o)}?dryRun=All`, o);
-  const label = `${o.kind} ${JSON.stringify(o.spec?.template?.metadata?.annotations ?? o.metadata.annotations).slice(0, 160)}`;
+  const label = `${o.kind} ${JSON.stringify({ ...(o.metadata.annotations ?? {}), ...(templateOf(o)?.metadata?.annotations ?? {}) }).slice(0, 160)}`;
   const refused = r.status >= 300 ? String(r.body?.message ?? JSON.stringify(r.body)) : undefined;
   const out: string[] = [];
   if (documented !== undefined) {
@@ -184,8 +201,11 @@ export async function compareOne(ep: Endpoint, o: Obj, defaults: Defaults, docum
     return out;
   }
   if (exp.denial !== undefined) {
+    // Validation runs after the API server generated the name (documented): "pod-x7k2p" where the webhook says "pod-".
+    const generated = o.metadata.generateName && !o.metadata.name ? new RegExp(`(/${o.metadata.generateName})[a-z0-9]{5}\\b`) : undefined;
+    const said = refused === undefined ? undefined : generated ? ghostwirePart(refused).replace(generated, '$1') : ghostwirePart(refused);
     if (refused === undefined) out.push(`${label}: the webhook refuses (${exp.denial}) but the policy admitted it`);
-    else if (ghostwirePart(refused) !== exp.denial) out.push(`${label}: refusal differs\n   policy:  ${ghostwirePart(refused)}\n   webhook: ${exp.denial}`);
+    else if (said !== exp.denial) out.push(`${label}: refusal differs\n   policy:  ${ghostwirePart(refused)}\n   webhook: ${exp.denial}`);
     return out;
   }
   if (refused !== undefined) return [`${label}: the webhook admits it (${exp.result}) but the policy refused: ${refused}`];
@@ -194,6 +214,6 @@ export async function compareOne(ep: Endpoint, o: Obj, defaults: Defaults, docum
   const warnings = r.warnings.filter((w) => /ValidatingAdmissionPolicy 'ghostwire-/.test(w)).map(ghostwirePart);
   // The API server drops a warning holding DEL or a C1 control character (it would for the webhook's too).
   const relayed = exp.warnings.filter((w) => !/[\u007f-\u009f]/.test(w));
-  if (JSON.stringify(warnings) !== JSON.stringify(relayed)) out.push(`${label}: warnings differ\n   policy:  ${JSON.stringify(warnings)}\n   webhook: ${JSON.stringify(relayed)}`);
+  if (JSON.stringify(warnings) !== JSON.stringify(relayed)) out.push(`${label}: warnings differ (status ${r.status}, ${r.warnings.length} raw)\n   policy:  ${JSON.stringify(warnings)}\n   webhook: ${JSON.stringify(relayed)}`);
   return out;
 }
