@@ -17,7 +17,10 @@ export const POLICY_LIMITS: readonly PolicyLimit[] = [
     topic: 'Config hash',
     text: 'CEL has no SHA-256 (nor any hash): the status annotation\'s configHash is "policy:" and 16 hex digits of two polynomial sums over the same canonical config text, not the webhook\'s SHA-256 prefix.',
   },
-  { topic: 'Defaults', text: 'the defaults live in a parameter ConfigMap, one key per option; if it is missing, enabled workloads are refused (the webhook falls back to built-in defaults). An invalid edit is refused by the API server.' },
+  {
+    topic: 'Defaults',
+    text: 'the defaults live in a parameter ConfigMap, one key per option, and an invalid edit is refused by the API server. If the ConfigMap is missing, the API server refuses writes of every workload kind in opted-in namespaces, annotated or not (it resolves parameters before matchConditions); the webhook falls back to built-in defaults.',
+  },
   { topic: 'Metrics and logs', text: 'no ghostwire_admission_* metrics and no log line per admission; the API server\'s own admission metrics and audit log apply.' },
   {
     topic: 'Message wrapping',

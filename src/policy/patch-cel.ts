@@ -3,7 +3,7 @@
 // typed objects), so, like the webhook's minimal patch, the ops only touch ghostwire's items: remove them by index,
 // add them where planSpec() puts them, replace them in place. Items that already are what ghostwire would write
 // produce no op, so re-applying, reinvocation and another admission plugin's additions converge. PURE.
-import { STATUS_ANNOTATION, TUNNEL_ANNOTATIONS } from '../config/options.js';
+import { POLICY_INJECTED_ANNOTATION, STATUS_ANNOTATION, TUNNEL_ANNOTATIONS } from '../config/options.js';
 import { INIT_CONTAINER, SHARED_VOLUME, WATCHER_CONTAINER } from '../inject/render.js';
 import { type Fresh, bindBool, pointerSegment, str, strList } from './cel.js';
 import type { PartTemplates } from './parts.js';
@@ -29,6 +29,8 @@ export function partVariables(parts: PartTemplates, leaves: Leaves, f: Fresh): V
     { name: 'watcher', expression: tmplCel(parts.watcher, leaves) },
     { name: 'volume', expression: tmplCel(parts.volume, leaves) },
     { name: 'status', expression: tmplCel(parts.status, leaves) },
+    // Short enough for kubectl describe, which cuts the status annotation before its configHash.
+    { name: 'injectedBy', expression: `'admission policy, config ' + ${leaves.id}` },
     { name: 'specPath', expression: `${v('tplPointer')} + '/spec'` },
     { name: 'ic', expression: list('initContainers') },
     { name: 'cs', expression: list('containers') },
@@ -68,15 +70,18 @@ function specOps(): string {
   return `${ic} + ${cs} + ${vs}`;
 }
 
-/** Set the status annotation (and drop tunnel annotations) on the template; set it on a workload's metadata. */
+/** Set the status and injected-by annotations (and drop tunnel annotations) on the template and a workload. */
 function annotationOps(): string {
   const meta = `${v('tplPointer')} + '/metadata'`;
+  const wanted = `{${str(STATUS_ANNOTATION)}: ${v('status')}, ${str(POLICY_INJECTED_ANNOTATION)}: ${v('injectedBy')}}`;
   const set = (m: string, ann: string, has: string) =>
-    `(!${has} ? [${op('add', `${m} + '/annotations'`, `{${str(STATUS_ANNOTATION)}: ${v('status')}}`)}] : ` +
-    `${ann}[?${str(STATUS_ANNOTATION)}].orValue('') == ${v('status')} ? [] : [${op('add', annotationPath(m, STATUS_ANNOTATION), v('status'))}])`;
+    `(!${has} ? [${op('add', `${m} + '/annotations'`, wanted)}] : ` +
+    [[STATUS_ANNOTATION, v('status')], [POLICY_INJECTED_ANNOTATION, v('injectedBy')]]
+      .map(([key, value]) => `(${ann}[?${str(key as string)}].orValue('') == ${value} ? [] : [${op('add', annotationPath(m, key as string), value as string)}])`)
+      .join(' + ') + ')';
   const tplHasMeta = `(${v('isPod')} || has(${v('tpl')}.metadata))`;
   const tplHasAnn = `(${tplHasMeta} && (${v('isPod')} ? has(object.metadata.annotations) : has(${v('tpl')}.metadata.annotations)))`;
-  const tpl = `(!${tplHasMeta} ? [${op('add', meta, `{'annotations': {${str(STATUS_ANNOTATION)}: ${v('status')}}}`)}] : ${set(meta, v('tplAnn'), tplHasAnn)})`;
+  const tpl = `(!${tplHasMeta} ? [${op('add', meta, `{'annotations': ${wanted}}`)}] : ${set(meta, v('tplAnn'), tplHasAnn)})`;
   const tunnel = `${strList([...TUNNEL_ANNOTATIONS])}.filter(k, k in ${v('tplAnn')}).map(k, ${op('remove', `${meta} + '/annotations/' + k.replace('~', '~0').replace('/', '~1')`)})`;
   const obj = `(${v('isPod')} ? [] : ${set("'/metadata'", v('objAnn'), 'has(object.metadata.annotations)')})`;
   return `${tpl} + ${tunnel} + ${obj}`;
@@ -86,8 +91,8 @@ function annotationOps(): string {
 function removalOps(): string {
   const p = (k: string) => `${v('specPath')} + '/${k}'`;
   const meta = `${v('tplPointer')} + '/metadata'`;
-  const tplKeys = `${strList([STATUS_ANNOTATION, ...TUNNEL_ANNOTATIONS])}.filter(k, k in ${v('tplAnn')}).map(k, ${op('remove', `${meta} + '/annotations/' + k.replace('~', '~0').replace('/', '~1')`)})`;
-  const obj = `(!${v('isPod')} && ${str(STATUS_ANNOTATION)} in ${v('objAnn')} ? [${op('remove', annotationPath("'/metadata'", STATUS_ANNOTATION))}] : [])`;
+  const tplKeys = `${strList([STATUS_ANNOTATION, POLICY_INJECTED_ANNOTATION, ...TUNNEL_ANNOTATIONS])}.filter(k, k in ${v('tplAnn')}).map(k, ${op('remove', `${meta} + '/annotations/' + k.replace('~', '~0').replace('/', '~1')`)})`;
+  const obj = `(${v('isPod')} ? [] : ${strList([STATUS_ANNOTATION, POLICY_INJECTED_ANNOTATION])}.filter(k, k in ${v('objAnn')}).map(k, ${op('remove', `'/metadata/annotations/' + k.replace('~', '~0').replace('/', '~1')`)}))`;
   return `${removeAll('icOwn', p('initContainers'))} + ${removeAll('csOwn', p('containers'))} + ${removeAll('vsOwn', p('volumes'))} + ${tplKeys} + ${obj}`;
 }
 

@@ -53,6 +53,10 @@ export async function installPolicy(c: Cluster & Endpoint, defaults: Defaults = 
   await c.kubectl(['create', 'namespace', POLICY_NS], { allowFail: true });
   await c.kubectl(['apply', '-f', '-'], { input: yaml(...renderPolicy({ name: 'ghostwire', namespace: POLICY_NS, defaults, version: VERSION, optInLabel: { key: 'ghostwire.dev/injection', value: 'enabled' } })) });
   await waitForParams(c, defaults);
+  await waitFor('the check of the parameter ConfigMap in effect', 30_000, async () => {
+    const r = await c.kubectl(['-n', POLICY_NS, 'patch', 'configmap', PARAMS, '--dry-run=server', '--type', 'merge', '-p', '{"data":{"natChain":"bad chain"}}'], { allowFail: true });
+    return r.code !== 0 && r.stderr.includes('invalid defaults');
+  }, 250);
 }
 
 /**
@@ -108,7 +112,9 @@ export function expected(input: Obj, defaults: Defaults): Expected {
 }
 
 const HASH = /"configHash":"[^"]*"/g;
-const withoutHash = (o: unknown) => JSON.parse(JSON.stringify(o).replace(/\\"configHash\\":\\"[^\\"]*\\"/g, '\\"configHash\\":\\"-\\"'));
+/** Without the config hash (the policy's differs, documented), and without empty maps (the API server drops them). */
+const withoutHash = (o: unknown) =>
+  JSON.parse(JSON.stringify(o).replace(/\\"configHash\\":\\"[^\\"]*\\"/g, '\\"configHash\\":\\"-\\"'), (k, v) => (k === 'annotations' && v && Object.keys(v).length === 0 ? undefined : v));
 
 function templateOf(o: any): any {
   return o.kind === 'Pod' ? o : o.kind === 'CronJob' ? o.spec?.jobTemplate?.spec?.template : o.spec?.template;
@@ -119,7 +125,9 @@ export function differences(stored: any, exp: Expected): string[] {
   const out: string[] = [];
   const names = (o: any) => {
     const s = templateOf(o)?.spec ?? {};
-    return JSON.stringify([(s.initContainers ?? []).map((c: any) => c.name), (s.containers ?? []).map((c: any) => c.name), (s.volumes ?? []).map((v: any) => v.name)]);
+    // The ServiceAccount plugin adds its token volume to Pods (for the webhook's too).
+    const volumes = (s.volumes ?? []).map((v: any) => v.name).filter((n: string) => !n.startsWith('kube-api-access-'));
+    return JSON.stringify([(s.initContainers ?? []).map((c: any) => c.name), (s.containers ?? []).map((c: any) => c.name), volumes]);
   };
   if (names(stored) !== names(exp.output)) out.push(`containers and volumes: stored ${names(stored)}, webhook ${names(exp.output)}`);
   if (!covers(withoutHash(stored.spec), withoutHash(exp.output.spec))) out.push('spec: the stored object does not carry the webhook\'s injected parts');
@@ -130,6 +138,8 @@ export function differences(stored: any, exp: Expected): string[] {
     else if (s !== undefined) {
       if (s.replace(HASH, '') !== w.replace(HASH, '')) out.push(`${where} status annotation: stored ${s}, webhook ${w}`);
       if (JSON.parse(s).configHash !== exp.id) out.push(`${where} status configHash ${JSON.parse(s).configHash}, expected the policy identity ${exp.id}`);
+      const by = (where === 'template' ? templateOf(stored)?.metadata?.annotations : stored.metadata.annotations)?.['ghostwire.dev/injected-by'];
+      if (by !== `admission policy, config ${exp.id}`) out.push(`${where} ghostwire.dev/injected-by: ${by}`);
     }
   }
   return out;
