@@ -5,7 +5,7 @@
 import { CROSS_FIELD_RULES, keyOf } from '../config/cross-field.js';
 import { ANNOTATION_PREFIX, type AnyOption, OPTION_LIST } from '../config/options.js';
 import { type Fresh, str, trimmed } from './cel.js';
-import { policyConfigIdCel } from './identity.js';
+import { identityTextCel, policyConfigIdCel } from './identity.js';
 import { FIXED } from './parts.js';
 import { quantityDouble, ruleFor } from './option-rules.js';
 import { type Variable, v } from './subject-cel.js';
@@ -25,13 +25,19 @@ function defaultVariable(o: AnyOption, f: Fresh): Variable {
   return { name: `d_${o.key}`, expression: `${str(o.key)} in ${v('defaultsData')} && ${rule.valid(x, f)} ? ${rule.text(x, f)} : ${str(builtin(o))}` };
 }
 
-/** The highest layer with a valid value wins (template, object, defaults); none: the built-in. */
+/**
+ * The highest layer with a valid value wins (template, object, defaults); none: the built-in. Written as a chain of
+ * conditions rather than a list comprehension: an option nobody sets then costs three map lookups, which matters
+ * because the API server evaluates every option on every admission.
+ */
 function effectiveVariable(o: AnyOption, f: Fresh): Variable {
   const rule = ruleFor(o);
   const key = str(ANNOTATION_PREFIX + o.key);
-  const [m, x] = [f.next('m'), f.next('x')];
-  const raw = `${v('layersDesc')}.filter(${m}, ${key} in ${m}).map(${m}, ${m}[${key}]) + (${str(o.key)} in ${v('defaultsData')} ? [${v('defaultsData')}[${str(o.key)}]] : [])`;
-  return { name: `e_${o.key}`, expression: `[(${raw}).filter(${x}, ${rule.valid(x, f)})].map(${x}, ${x}.size() > 0 ? ${rule.text(`${x}[0]`, f)} : ${str(builtin(o))})[0]` };
+  const layer = (m: string, k: string) => `${k} in ${m} && ${rule.valid(`${m}[${k}]`, f)} ? ${rule.text(`${m}[${k}]`, f)}`;
+  return {
+    name: `e_${o.key}`,
+    expression: `${layer(v('tplAnn'), key)} : ${layer(v('objAnn'), key)} : ${layer(v('defaultsData'), str(o.key))} : ${str(builtin(o))}`,
+  };
 }
 
 /** CEL bool: cross-field rule i is violated by the values of the `layer` variables (e_: effective, d_: defaults). */
@@ -62,9 +68,12 @@ export function configVariables(f: Fresh): Variable[] {
     const falling = CROSS_FIELD_RULES.flatMap((r, i) => (r.fallback.some((field) => keyOf(field) === o.key) ? [v(`cross${i}`)] : []));
     out.push({ name: `c_${o.key}`, expression: falling.length ? `(${falling.join(' || ')}) ? ${v(`d_${o.key}`)} : ${v(`e_${o.key}`)}` : v(`e_${o.key}`) });
   }
-  // The canonical text of config/resolve.ts configHash(), of the config the parts are rendered from (FIXED values).
-  const text = (o: AnyOption) => (o.field in FIXED ? str(o.format(FIXED[o.field] as never)) : v(`c_${o.key}`));
-  out.push({ name: 'configText', expression: OPTION_LIST.map((o) => `${str(`${o.key}=`)} + ${text(o)} + '\\n'`).join(' + ') });
+  // What the identity covers (identity.ts): the config the parts are rendered from, FIXED values included.
+  const value = (key: string) => {
+    const o = OPTION_LIST.find((x) => x.key === key) as AnyOption;
+    return o.field in FIXED ? str(o.format(FIXED[o.field] as never)) : v(`c_${key}`);
+  };
+  out.push({ name: 'configText', expression: identityTextCel(value) });
   out.push({ name: 'configId', expression: policyConfigIdCel(v('configText')) });
   return out;
 }

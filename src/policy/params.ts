@@ -8,11 +8,18 @@ import { OPTION_LIST } from '../config/options.js';
 import { INVALID_ANNOTATIONS_KEY } from './config-cel.js';
 import { TUNNEL_NEEDS_WEBHOOK } from './problems-cel.js';
 
-/** The ConfigMap data: every option formatted as an annotation would spell it, and invalidAnnotations. */
+/**
+ * The ConfigMap data: the options that differ from the built-in defaults, formatted as an annotation would spell
+ * them, and invalidAnnotations when it is warn (as the chart writes only what .Values.defaults sets). A key left out
+ * is its built-in default; every key present costs the API server its validation on each admission.
+ */
 export function parameterData(defaults: Defaults): Record<string, string> {
   const data: Record<string, string> = {};
-  for (const o of OPTION_LIST) data[o.key] = o.format(defaults.config[o.field] as never);
-  data[INVALID_ANNOTATIONS_KEY] = defaults.invalidAnnotations;
+  for (const o of OPTION_LIST) {
+    const value = o.format(defaults.config[o.field] as never);
+    if (value !== o.format(o.default as never)) data[o.key] = value;
+  }
+  if (defaults.invalidAnnotations !== 'deny') data[INVALID_ANNOTATIONS_KEY] = defaults.invalidAnnotations;
   return data;
 }
 

@@ -96,8 +96,9 @@ function removalOps(): string {
   return `${removeAll('icOwn', p('initContainers'))} + ${removeAll('csOwn', p('containers'))} + ${removeAll('vsOwn', p('volumes'))} + ${tplKeys} + ${obj}`;
 }
 
-/** The mutation: inject when the config is fine (or tolerated), remove when asked to, otherwise nothing. */
+/** The mutation: inject when the annotations are fine (or tolerated), remove when asked to, otherwise nothing. */
 export function mutationExpression(): string {
-  const inject = `${v('action')} == 'configure' && ${v('defaultsItems')}.size() == 0 && (${v('warnMode')} || ${v('problemItems')}.size() == 0) && !${v('tunnelRefused')}`;
+  // Invalid defaults are refused by the validating policy (and their keys fall back to the built-ins here).
+  const inject = `${v('action')} == 'configure' && (${v('warnMode')} || ${v('problemItems')}.size() == 0) && !${v('tunnelRefused')}`;
   return `${inject} ? ${specOps()} + ${annotationOps()} : ${v('action')} == 'remove' ? ${removalOps()} : []`;
 }

@@ -36,20 +36,25 @@ function crossItem(i: number, name: (key: string) => string, value: (key: string
   return item(str(name(keyOf(r.field))), value(keyOf(r.field)), `${str(before)} + ${value(keyOf(r.other))} + ${str(after)}`);
 }
 
-/** Items for the invalid values among `keys` of the map `m`, in the given order. */
-function invalidItems(m: string, keys: Array<{ key: string; option: (typeof OPTION_LIST)[number] }>, f: Fresh): string {
-  return `[${keys.map(({ key, option }) => {
-    const x = `${m}[${str(key)}]`;
+/**
+ * Items for the invalid option values of the map `m` whose keys are the option keys behind `prefix`, in the order
+ * the API server sends them (sorted by key), each checked by its option's rule: a dispatch on the key, so only the
+ * keys present cost anything (the API server evaluates this on every admission).
+ */
+function invalidItems(m: string, prefix: string, f: Fresh): string {
+  const k = f.next('k');
+  const dispatch = OPTION_LIST.reduceRight((rest, option) => {
+    const x = `${m}[${k}]`;
     const rule = ruleFor(option);
-    return `(${str(key)} in ${m} && !(${rule.valid(x, f)}) ? [${item(str(key), x, rule.allowed(x, f))}] : [])`;
-  }).join(',\n')}].flatten()`;
+    return `(${k} == ${str(prefix + option.key)} ? (${rule.valid(x, f)} ? [] : [${item(k, x, rule.allowed(x, f))}]) :\n${rest})`;
+  }, '[]');
+  return `${m}.filter(${k}, ${k} in ${strList(OPTION_LIST.map((o) => prefix + o.key))}).sort().map(${k}, ${dispatch}).flatten()`;
 }
 
-/** Per layer (lowest first), the annotations in the order the API server sends them (sorted by key). */
+/** Per layer (lowest first), its invalid option annotations. */
 function layerItems(f: Fresh): string {
   const m = f.next('m');
-  const keys = OPTION_LIST.map((option) => ({ key: ANNOTATION_PREFIX + option.key, option })).sort((a, b) => (a.key < b.key ? -1 : 1));
-  return `${v('layers')}.map(${m}, ${invalidItems(m, keys, f)}).flatten()`;
+  return `${v('layers')}.map(${m}, ${invalidItems(m, ANNOTATION_PREFIX, f)}).flatten()`;
 }
 
 const KNOWN = [ENABLED_ANNOTATION, ...OUTPUT_ANNOTATIONS, ...OPTION_LIST.map((o) => ANNOTATION_PREFIX + o.key)];
@@ -83,14 +88,13 @@ export function annotationProblemVariables(f: Fresh): Variable[] {
 /** The parameter ConfigMap checked as config/defaults.ts checks a defaults document, every problem named. */
 export function defaultsProblemVariables(f: Fresh): Variable[] {
   const data = v('defaultsData');
-  const keys = [...OPTION_LIST].sort((a, b) => (a.key < b.key ? -1 : 1)).map((option) => ({ key: option.key, option }));
   const mode = `${data}[${str(INVALID_ANNOTATIONS_KEY)}]`;
   const modeItem = `(${str(INVALID_ANNOTATIONS_KEY)} in ${data} && !(${INVALID_ANNOTATIONS.valid(mode, f)}) ? [${item(str(INVALID_ANNOTATIONS_KEY), mode, INVALID_ANNOTATIONS.allowed(mode, f))}] : [])`;
   const unknown = `${data}.filter(k, !(k in ${strList(PARAMETER_KEYS)})).sort().map(k, ${item('k', "''", str(`a known key: ${PARAMETER_KEYS.join(', ')}`))})`;
   const cross = CROSS_FIELD_RULES.map((_, i) => `(${v(`dcross${i}`)} ? [${crossItem(i, (k) => k, (k) => v(`d_${k}`))}] : [])`);
   const tunnel = `(${v('d_tunnel')} == 'true' ? [${item("'tunnel'", "'true'", str(`"false" (${TUNNEL_NEEDS_WEBHOOK})`))}] : [])`;
   return [
-    { name: 'defaultsItems', expression: `${unknown} +\n${invalidItems(data, keys, f)} +\n${modeItem} + ${cross.join(' + ')} + ${tunnel}` },
+    { name: 'defaultsItems', expression: `${unknown} +\n${invalidItems(data, '', f)} +\n${modeItem} + ${cross.join(' + ')} + ${tunnel}` },
     { name: 'defaultsProblems', expression: worded(v('defaultsItems'), f) },
   ];
 }

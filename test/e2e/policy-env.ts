@@ -49,10 +49,10 @@ export async function applyParams(c: Cluster & Partial<Endpoint>, defaults: Defa
 }
 
 /** Installs the policies (the output of `ghostwire policy`) and waits until the API server injects with them. */
-export async function installPolicy(c: Cluster & Endpoint, defaults: Defaults = builtinDefaults()): Promise<void> {
+export async function installPolicy(c: Cluster & Endpoint, defaults: Defaults = builtinDefaults(), probeNamespace = 'shop'): Promise<void> {
   await c.kubectl(['create', 'namespace', POLICY_NS], { allowFail: true });
   await c.kubectl(['apply', '-f', '-'], { input: yaml(...renderPolicy({ name: 'ghostwire', namespace: POLICY_NS, defaults, version: VERSION, optInLabel: { key: 'ghostwire.dev/injection', value: 'enabled' } })) });
-  await waitForParams(c, defaults);
+  await waitForParams(c, defaults, probeNamespace);
   await waitFor('the check of the parameter ConfigMap in effect', 30_000, async () => {
     const r = await c.kubectl(['-n', POLICY_NS, 'patch', 'configmap', PARAMS, '--dry-run=server', '--type', 'merge', '-p', '{"data":{"natChain":"bad chain"}}'], { allowFail: true });
     return r.code !== 0 && r.stderr.includes('invalid defaults');

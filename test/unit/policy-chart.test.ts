@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseDefaults } from '../../src/config/defaults.js';
+import { OPTION_LIST } from '../../src/config/options.js';
 import { parameterData } from '../../src/policy/params.js';
 import { renderPolicy } from '../../src/policy/objects.js';
 import { CHART_POLICY_FILE, chartPolicyFile } from '../../src/policy/output.js';
@@ -100,8 +101,10 @@ test('the parameter ConfigMap carries .Values.defaults as the webhook reads them
   const parsed = parseDefaults(webhookDoc, 'config.yaml');
   assert.deepEqual(parsed.errors, []);
   const params = render(helm, ['injector.mode=policy', ...set]).objects.find((o) => o.kind === 'ConfigMap')!.data as Record<string, string>;
-  const full = parameterData(parsed.defaults);
+  const full: Record<string, string> = { ...Object.fromEntries(OPTION_LIST.map((o) => [o.key, o.format(parsed.defaults.config[o.field] as never)])), invalidAnnotations: parsed.defaults.invalidAnnotations };
   for (const [k, v] of Object.entries(params)) assert.equal(v, full[k], `${k}: the policy reads what the webhook reads`);
+  // The generator writes the same, less what equals the built-in defaults.
+  for (const [k, v] of Object.entries(parameterData(parsed.defaults))) assert.equal(params[k], v, k);
   assert.deepEqual(Object.keys(params).sort(), ['cpuLimit', 'excludeCidrs', 'image', 'invalidAnnotations', 'ipv6', 'natChain', 'refreshInterval']);
 });
 
