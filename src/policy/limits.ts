@@ -15,7 +15,7 @@ export const POLICY_LIMITS: readonly PolicyLimit[] = [
   },
   {
     topic: 'Config hash',
-    text: 'CEL has no SHA-256 (nor any hash): the status annotation\'s configHash is "policy:" and 16 hex digits of two polynomial sums over the same canonical config text, not the webhook\'s SHA-256 prefix.',
+    text: 'CEL has no SHA-256 (nor any hash function): the status annotation\'s configHash is "policy:" and 16 hex digits of two polynomial sums over the options that differ from the built-in defaults (src/policy/identity.ts), not the webhook\'s SHA-256 prefix; ghostwire.dev/injected-by repeats it where kubectl describe shows it.',
   },
   {
     topic: 'Defaults',
@@ -36,4 +36,9 @@ export const POLICY_LIMITS: readonly PolicyLimit[] = [
 /** The list as text lines (for the command's output). */
 export function limitLines(): string[] {
   return POLICY_LIMITS.map((l) => `- ${l.topic}: ${l.text}`);
+}
+
+/** The list as Markdown, for docs/install.md (test/unit/policy-docs.test.ts keeps the page's copy current). */
+export function limitsMarkdown(): string {
+  return POLICY_LIMITS.map((l) => `- **${l.topic}**: ${l.text}`).join('\n');
 }

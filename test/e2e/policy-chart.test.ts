@@ -66,6 +66,26 @@ test('helm uninstall removes the policies: annotated workloads are admitted unin
   assert.equal(await waitFor('no injection', 30_000, async () => ((await chainOfNextAdmission()) === 'not injected' ? 'ok' : undefined), 250), 'ok');
 });
 
+test('helm upgrade switches injector.mode: webhook -> policy -> webhook, swapping the registrations', async () => {
+  // Webhook mode pointed at a port where nothing listens: annotated writes in scope fail closed.
+  const install = await helm('install', 'switch', CHART, '-n', 'switch', '--create-namespace', '--set', 'webhook.url=https://127.0.0.1:9/mutate', '--set', 'certs.extraIPs={127.0.0.1}');
+  assert.equal(install.code, 0, install.stderr);
+  assert.match(await waitFor('the webhook registration in effect', 30_000, async () => {
+    const r = await chainOfNextAdmission();
+    return r.includes('failed calling webhook') ? r : undefined;
+  }, 250), /failed calling webhook "inject\.ghostwire\.dev"/);
+  const toPolicy = await helm('upgrade', 'switch', CHART, '-n', 'switch', '--reuse-values', '--set', 'injector.mode=policy');
+  assert.equal(toPolicy.code, 0, toPolicy.stderr);
+  assert.deepEqual((await getJson(['get', 'mutatingwebhookconfigurations'])).items, []);
+  assert.deepEqual((await getJson(['-n', 'switch', 'get', 'deployments'])).items, [], 'the webhook Deployment is gone');
+  await waitFor('injection by the policies', 30_000, async () => (await chainOfNextAdmission()) === 'CANARY_DNAT', 250);
+  const back = await helm('upgrade', 'switch', CHART, '-n', 'switch', '--reuse-values', '--set', 'injector.mode=webhook');
+  assert.equal(back.code, 0, back.stderr);
+  assert.deepEqual((await getJson(['get', 'mutatingadmissionpolicies'])).items, []);
+  await waitFor('the webhook registration back', 30_000, async () => (await chainOfNextAdmission()).includes('failed calling webhook'), 250);
+  assert.equal((await helm('uninstall', 'switch', '-n', 'switch', '--wait')).code, 0);
+});
+
 test('Kubernetes 1.35 (no admissionregistration.k8s.io/v1 MutatingAdmissionPolicy): the install fails with the chart\'s message', async (t) => {
   // The harness starts the release GHOSTWIRE_K8S_VERSION names, reading its tools from GHOSTWIRE_TOOLS_CACHE.
   const cache = process.env.GHOSTWIRE_TOOLS_CACHE ?? join(homedir(), '.cache', 'ghostwire-tools');

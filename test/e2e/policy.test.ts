@@ -270,3 +270,16 @@ test('the defaults: an invalid edit is refused naming the key; a missing ConfigM
   assert.equal((await request(cp, 'POST', `${collectionPath(plain)}?dryRun=All`, plain)).status, 201, 'namespaces out of scope are unaffected');
   await applyParams(cp, builtinDefaults());
 });
+
+test('switching from the webhook: a workload it injected is taken over in place (same parts, the policy\'s status and note)', async () => {
+  const doc: any = base();
+  doc.metadata.name = 'taken-over';
+  // What the webhook stored: its pipeline's output, applied as the manifest.
+  const webhookOutput = expected(doc, builtinDefaults()).output;
+  await cp.kubectl(['apply', '-f', '-'], { input: yaml(webhookOutput) });
+  const got = await getJson(['-n', 'shop', 'get', 'deployment', 'taken-over']);
+  const spec = got.spec.template.spec;
+  assert.deepEqual(spec.initContainers.map((c: any) => c.name), ['migrate', 'ghostwire-init']);
+  assert.deepEqual(spec.containers.map((c: any) => c.name), ['web', 'after', 'ghostwire-watcher']);
+  assert.deepEqual(differences(got, expected(doc, builtinDefaults())), [], 'the policy\'s status and note, the webhook\'s parts');
+});
