@@ -6,14 +6,17 @@
 import { type Fresh, bindBool, jsonLiteral, str, strList } from './cel.js';
 import type { Tmpl } from './parts.js';
 
-/** How option values and the identity are spelled in CEL. */
+/** How option values and the identity are spelled in CEL; `shared` names subtrees built once (by their JSON). */
 export interface Leaves {
   option: (key: string) => string;
   id: string;
+  shared?: ReadonlyMap<string, string>;
 }
 
 /** CEL: the template's value. */
 export function tmplCel(t: Tmpl, leaves: Leaves): string {
+  const shared = leaves.shared?.get(JSON.stringify(t));
+  if (shared !== undefined) return shared;
   switch (t.t) {
     case 'const':
       return jsonLiteral(t.value);

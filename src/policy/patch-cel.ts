@@ -7,6 +7,7 @@ import { POLICY_INJECTED_ANNOTATION, STATUS_ANNOTATION, TUNNEL_ANNOTATIONS } fro
 import { INIT_CONTAINER, SHARED_VOLUME, WATCHER_CONTAINER } from '../inject/render.js';
 import { type Fresh, bindBool, pointerSegment, str, strList } from './cel.js';
 import type { PartTemplates } from './parts.js';
+import type { Tmpl } from './parts.js';
 import { type Leaves, covers, tmplCel } from './parts-cel.js';
 import { type Variable, v } from './subject-cel.js';
 
@@ -16,7 +17,21 @@ const op = (kind: 'add' | 'remove' | 'replace', path: string, value?: string) =>
   `JSONPatch{op: '${kind}', path: ${path}${value === undefined ? '' : `, value: ${value}`}}`;
 const removeAll = (own: string, path: string) => `${v(own)}.reverse().map(i, ${op('remove', `${path} + '/' + string(i)`)})`;
 
-export function partVariables(parts: PartTemplates, leaves: Leaves, f: Fresh): Variable[] {
+/**
+ * Fields the init container and the watcher have in common (env, resources, securityContext, ...): each becomes a
+ * variable, so the API server builds it once per admission instead of once per container.
+ */
+function sharedFields(parts: PartTemplates): Array<[string, Tmpl]> {
+  const objects = (t: Tmpl): Array<Extract<Tmpl, { t: 'obj' }>> => (t.t === 'obj' ? [t] : t.t === 'cond' ? [...objects(t.then), ...objects(t.else)] : []);
+  const [init] = objects(parts.init);
+  const watchers = objects(parts.watcher);
+  if (!init) return [];
+  return init.fields.filter(([k, v]) => (v.t === 'obj' || v.t === 'list') && watchers.every((w) => w.fields.some(([wk, wv]) => wk === k && JSON.stringify(wv) === JSON.stringify(v))));
+}
+
+export function partVariables(parts: PartTemplates, base: Leaves, f: Fresh): Variable[] {
+  const shared = sharedFields(parts);
+  const leaves: Leaves = { ...base, shared: new Map(shared.map(([k, t]) => [JSON.stringify(t), v(`part_${k}`)])) };
   const spec = `${v('tpl')}.spec`;
   const list = (k: string) => `has(${spec}.${k}) ? ${spec}.${k} : []`;
   const ownIndexes = (arr: string, names: string) => `lists.range(${v(arr)}.size()).filter(i, has(${v(arr)}[i].name) && ${v(arr)}[i].name in ${names})`;
@@ -25,6 +40,7 @@ export function partVariables(parts: PartTemplates, leaves: Leaves, f: Fresh): V
   return [
     { name: 'native', expression: `${leaves.option('nativeSidecar')} == 'true'` },
     { name: 'initFirst', expression: `${leaves.option('initFirst')} == 'true'` },
+    ...shared.map(([k, t]) => ({ name: `part_${k}`, expression: tmplCel(t, base) })),
     { name: 'init', expression: tmplCel(parts.init, leaves) },
     { name: 'watcher', expression: tmplCel(parts.watcher, leaves) },
     { name: 'volume', expression: tmplCel(parts.volume, leaves) },

@@ -65,14 +65,14 @@ export function warnValidations(f: Fresh): Validation[] {
 
 /**
  * The webhook's audit annotations, as far as a policy can tell (it sees the object after the mutation). An audit
- * annotation's value must be typed string, so every key is always written: reason is the webhook's reason code
- * (injected, removed, or the skip reason), config-hash is empty unless injected.
+ * annotation's value must be typed string, so each key is always written: `reason` is the webhook's reason code
+ * (injected, removed, or the skip reason). The config identity is on the object (status, injected-by): writing it
+ * here too would make this policy resolve the whole config again on every admission.
  */
 export function auditAnnotations(): Array<{ key: string; valueExpression: string }> {
   const injected = `${configuring} && ${v('previous')}`;
   return [
     { key: 'injected', valueExpression: `${injected} ? 'true' : 'false'` },
     { key: 'reason', valueExpression: `${injected} ? 'injected' : ${v('action')} == 'remove' ? 'removed' : ${v('action')}` },
-    { key: 'config-hash', valueExpression: `${injected} ? ${v('configId')} : ''` },
   ];
 }
