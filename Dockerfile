@@ -27,7 +27,7 @@ LABEL org.opencontainers.image.title="ghostwire" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.licenses="MIT"
 RUN apt-get update \
- && apt-get install -y --no-install-recommends iptables \
+ && apt-get install -y --no-install-recommends iptables conntrack iproute2 \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --gid 65532 nonroot \
  && useradd --uid 65532 --gid 65532 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin nonroot

@@ -2,13 +2,14 @@
 // jump latency, idle watcher RSS, API requests at steady state, init wall time. Needs root and iptables; prints
 // the reason and returns otherwise. Called from bench/run.ts; standalone:
 //   npm run build && node --input-type=module -e "import('./dist/bench/runtime.js').then((m) => m.runRuntimeBench())"
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { CLI } from '../test/helpers/paths.js';
 import { createNetns, iptablesBackend, runtimeSkipReason, NETNS_TOOL, type Netns } from '../test/helpers/netns.js';
 import { startKubeStub, svc, type StubService } from '../test/helpers/kube-stub.js';
+import { formatMemory, memoryOf, pct, summarize } from './proc.js';
+import { lineTime, startWatcher } from './watcher-process.js';
 import { chainRestorePayload, dnatArgs, exclusionArgs, tokenize, type ChainSpec } from '../src/runtime/iptables/rules.js';
 
 const CHAIN = 'CANARY_DNAT';
@@ -82,16 +83,6 @@ async function programmingBench(): Promise<void> {
   }
 }
 
-function pct(values: number[], p: number): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] as number;
-}
-
-function rssKb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) : NaN;
-}
-
 async function watcherBench(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'gw-bench-'));
   const ns = await createNetns('gw-bench');
@@ -134,33 +125,24 @@ async function watcherBench(): Promise<void> {
     if (r0.code !== 0) throw new Error(`init failed: ${r0.stderr}`);
 
     // Watcher with default intervals (verify 5s, random watch timeout).
-    const child = ns.spawn(process.execPath, [CLI, 'watch', '--listen', '127.0.0.1:0', ...resolv], { env });
-    const waiters: Array<{ re: RegExp; resolve: (l: Record<string, unknown>) => void }> = [];
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-      const entry = JSON.parse(line) as Record<string, unknown> & { msg: string };
-      const i = waiters.findIndex((w) => w.re.test(entry.msg));
-      if (i !== -1) waiters.splice(i, 1)[0]?.resolve(entry);
-    });
-    const next = (re: RegExp, ms = 10_000): Promise<Record<string, unknown>> =>
-      new Promise((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error(`no log line ${re} within ${ms} ms`)), ms);
-        waiters.push({ re, resolve: (l) => (clearTimeout(t), resolve(l)) });
-      });
+    const w = startWatcher(ns, ['--listen', '127.0.0.1:0', ...resolv], env);
+    const { next } = w;
     try {
-      await next(/^pod watch established$/);
-      const pid = child.pid as number;
+      await next(/^service watch established/);
+      const pid = w.pid;
       console.log('\n[runtime] (3b) idle watcher (default intervals: verify 5 s, watch timeout 300-600 s; 100 pairs)');
       await new Promise((r) => setTimeout(r, 10_000));
-      const idleRss = rssKb(pid);
+      const idle = memoryOf(pid);
       const t0 = Date.now();
       const before = stub.requests.length;
       await new Promise((r) => setTimeout(r, 20_000));
       const during = stub.requests.slice(before).filter((q) => q.at >= t0);
-      console.log(`  VmRSS idle (10 s after start): ${(idleRss / 1024).toFixed(1)} MB, 20 s later: ${(rssKb(pid) / 1024).toFixed(1)} MB   (target < 60 MB)`);
-      console.log(`  API requests in 20 s with the watch open: ${during.length} (${((during.length * 60) / 20).toFixed(1)}/min; target 0 besides the open watch)`);
+      console.log(`  idle (10 s after start): ${formatMemory(idle)}`);
+      console.log(`  20 s later:              ${formatMemory(memoryOf(pid))}`);
+      console.log(`  API requests in 20 s with ${stub.openWatches('all')} watches open (its Pod, the namespace's Services): ${during.length} (${((during.length * 60) / 20).toFixed(1)}/min; target 0 besides the open watches)`);
       const bare = ns.spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']);
       await new Promise((r) => setTimeout(r, 1500));
-      console.log(`  reference: a bare \`node -e\` process: ${(rssKb(bare.pid as number) / 1024).toFixed(1)} MB`);
+      console.log(`  reference, a bare \`node -e\` process: ${formatMemory(memoryOf(bare.pid as number))}`);
       bare.kill('SIGKILL');
 
       console.log('\n[runtime] (2) label flip -> jump latency, 60 flips (stub pushes MODIFIED; watcher measures event arrival -> iptables-restore done)');
@@ -171,12 +153,12 @@ async function watcherBench(): Promise<void> {
         const wait = next(preview ? /jump to CANARY_DNAT installed/ : /jump to CANARY_DNAT removed/);
         const sent = stub.setLabels({ role: preview ? 'preview' : 'active' });
         const line = await wait;
-        const done = Date.parse(String(line.time));
+        const done = lineTime(line);
         (preview ? internal.on : internal.off).push(Number(line.latencyMs));
         (preview ? e2e.on : e2e.off).push(done - sent);
         await new Promise((r) => setTimeout(r, 30));
       }
-      const fmt = (v: number[]) => `p50 ${pct(v, 50).toFixed(1)} ms  p99 ${pct(v, 99).toFixed(1)} ms  max ${Math.max(...v).toFixed(1)} ms  (n=${v.length})`;
+      const fmt = (v: number[]) => summarize(v);
       console.log(`  jump present (preview): watcher ${fmt(internal.on)}`);
       console.log(`  jump absent  (active):  watcher ${fmt(internal.off)}`);
       console.log(`  all flips:              watcher ${fmt([...internal.on, ...internal.off])}   (target p99 < 300 ms)`);
@@ -185,12 +167,12 @@ async function watcherBench(): Promise<void> {
       const flipsDone = Date.now();
       for (const s2 of [1, 10, 30]) {
         await new Promise((r) => setTimeout(r, Math.max(0, flipsDone + s2 * 1000 - Date.now())));
-        after.push(`${s2} s: ${(rssKb(pid) / 1024).toFixed(1)} MB`);
+        const m = memoryOf(pid);
+        after.push(`${s2} s: ${m.rss.toFixed(1)} MB (private ${m.private.toFixed(1)})`);
       }
       console.log(`  VmRSS after the flips (V8 young generation grown by the burst, shrunk when idle): ${after.join(', ')}`);
     } finally {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
+      await w.stop();
     }
   } finally {
     await ns.destroy();

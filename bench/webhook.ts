@@ -1,11 +1,10 @@
 // Webhook throughput: ghostwire vs a bare Fastify HTTPS handler on the same ~5 KB Deployment AdmissionReview,
 // side by side in one run. Each server runs in its own process; autocannon drives it from this one.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { parse } from 'yaml';
 import { repoPathFromDist } from './paths.js';
+import { startBenchServer } from './webhook-client.js';
 
 export interface WebhookFigures {
   mode: string;
@@ -48,20 +47,6 @@ export function benchReview(): string {
   return JSON.stringify(review);
 }
 
-async function startServer(mode: string): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, [fileURLToPath(new URL('./webhook-server.js', import.meta.url)), mode], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise<number>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const line = out.split('\n').find((l) => l.startsWith('{'));
-      if (line) resolve((JSON.parse(line) as { port: number }).port);
-    });
-    child.on('exit', (code) => reject(new Error(`${mode} server exited ${code}`)));
-  });
-  return { child, port };
-}
-
 async function drive(port: number, body: string, seconds: number): Promise<autocannon.Result> {
   return autocannon({
     url: `https://127.0.0.1:${port}/mutate`,
@@ -98,14 +83,15 @@ export async function runWebhookBench(seconds = Number(process.env.BENCH_SECONDS
   // Interleaved rounds so drift on a shared machine hits every mode alike.
   for (const round of [1, 2]) {
     for (const mode of MODES) {
-      const { child, port } = await startServer(mode);
+      const server = await startBenchServer(mode);
+      const { port } = server;
       try {
         await drive(port, body, 2); // warm-up: JIT, TLS session setup
         const r = await drive(port, body, seconds);
         const cpuUs = await cpuPerRequest(port, body, 20_000);
         figures.push({ mode: `${mode}#${round}`, requestsPerSec: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, errors: r.errors, non2xx: r.non2xx, cpuUs });
       } finally {
-        child.kill('SIGKILL');
+        await server.stop();
       }
     }
   }

@@ -15,7 +15,8 @@ import type { PodTemplate } from '../kube/objects.js';
 import { tunnelAnnotations } from '../shadow/annotations.js';
 import { collectContainerPorts } from '../shadow/ports.js';
 import { TUNNEL_KINDS, isTunnelKind } from '../shadow/tunnel.js';
-import { BoundedCache, type MutationMemo, jsonBytes, memoised } from './memo.js';
+import { LIMITS, joinWithin } from './limits.js';
+import { BoundedCache, type MutationMemo, memoised, resolvedBytes } from './memo.js';
 import type { MutationOutcome } from './outcome.js';
 import type { Subject } from './subject.js';
 
@@ -63,7 +64,7 @@ const kindsText = `${TUNNEL_KINDS.slice(0, -1).map((k) => `${k}s`).join(', ')} a
 
 export function configure(s: Subject, ctx: ConfigureContext): Configured {
   const signature = ctx.memo ? BoundedCache.key(annotationSignature(s.layers)) : '';
-  const resolved = memoised<Resolved>(ctx.memo?.resolved, signature, () => resolveConfig(ctx.defaults, s.layers), jsonBytes);
+  const resolved = memoised<Resolved>(ctx.memo?.resolved, signature, () => resolveConfig(ctx.defaults, s.layers), resolvedBytes);
   // Copied: the memoised config is shared between admissions.
   const config: InjectConfig = { ...resolved.config };
   const warnings = resolved.notices.map((n) => `ghostwire: ${n}`);
@@ -71,7 +72,7 @@ export function configure(s: Subject, ctx: ConfigureContext): Configured {
   // The shadow controller keeps shadows for these kinds only; elsewhere a tunnel endpoint would point at a shadow
   // that never exists.
   if (config.tunnel && !isTunnelKind(s.req.kind.kind)) {
-    warnings.push(`ghostwire: tunnels are kept for ${kindsText}; ${s.req.kind.kind} ${s.namespace}/${s.objectMeta.name ?? ''} gets no tunnel annotations`);
+    warnings.push(`ghostwire: tunnels are kept for ${kindsText}; ${s.what} gets no tunnel annotations`);
     config.tunnel = false;
   }
   const tunnel = tunnelAnnotations({
@@ -95,6 +96,13 @@ export function configure(s: Subject, ctx: ConfigureContext): Configured {
   };
 }
 
+/** Every problem, as many as fit in the bounded message, then how many more there are. */
+function denialMessage(what: string, problems: readonly string[]): string {
+  const head = `ghostwire: invalid configuration for ${what}: `;
+  const more = (n: number) => `and ${n} more problem${n === 1 ? '' : 's'}`;
+  return head + joinWithin(problems, '; ', LIMITS.denialBytes - Buffer.byteLength(head), more);
+}
+
 /** invalidAnnotations: deny refuses the object naming every problem; warn injects with fallbacks and says so. */
 export function judgeProblems(s: Subject, c: Configured, defaults: Defaults): MutationOutcome | undefined {
   if (c.problems.length === 0) return undefined;
@@ -106,7 +114,7 @@ export function judgeProblems(s: Subject, c: Configured, defaults: Defaults): Mu
       patch: [],
       warnings: c.warnings,
       auditAnnotations: { injected: 'false', 'skip-reason': 'invalid-annotations' },
-      denial: { code: 400, message: `ghostwire: invalid configuration for ${s.what}: ${c.problems.join('; ')}` },
+      denial: { code: 400, message: denialMessage(s.what, c.problems) },
     };
   }
   // Each bad key fell back to the lower layer's value.

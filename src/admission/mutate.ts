@@ -1,11 +1,12 @@
 // The pure admission pipeline, one named step after another:
-//   subject (what is admitted) -> skip policy -> effective config + tunnel -> problems -> desired parts -> patch
-//   -> outcome.
+//   subject (what is admitted, its shape checked) -> skip policy -> effective config + tunnel -> problems
+//   -> desired parts -> patch -> outcome -> bounded (every message and list small, whatever the input).
 // No I/O, no clock, no logger: the webhook and `ghostwire inject` both call mutate() and get the same answer.
 import { type ConfigureContext, configure, judgeProblems } from './configure.js';
+import { bounded } from './limits.js';
 import { type MutationOutcome, type Result, eventTarget, skipped } from './outcome.js';
 import { type Desired, desiredParts, patchFor, removalPatch } from './patch-step.js';
-import { type SkipPolicyContext, skipPolicy } from './skip-policy.js';
+import { type Removal, type SkipPolicyContext, skipPolicy } from './skip-policy.js';
 import { type Subject, isOutcome, selectSubject } from './subject.js';
 import type { AdmissionRequest } from './types.js';
 
@@ -15,10 +16,14 @@ export interface MutateContext extends ConfigureContext, SkipPolicyContext {
 }
 
 export function mutate(req: AdmissionRequest, ctx: MutateContext): MutationOutcome {
+  return bounded(decide(req, ctx));
+}
+
+function decide(req: AdmissionRequest, ctx: MutateContext): MutationOutcome {
   const subject = selectSubject(req);
   if (isOutcome(subject)) return subject;
   const skip = skipPolicy(subject, ctx);
-  if (skip === 'remove') return removed(subject);
+  if (skip && 'remove' in skip) return removed(subject, skip);
   if (skip) return skip;
   const configured = configure(subject, ctx);
   const denied = judgeProblems(subject, configured, ctx.defaults);
@@ -28,15 +33,17 @@ export function mutate(req: AdmissionRequest, ctx: MutateContext): MutationOutco
   return injected(subject, desired, patch, configured.warnings, configured.config);
 }
 
-function removed(s: Subject): MutationOutcome {
-  return {
+function removed(s: Subject, r: Removal): MutationOutcome {
+  const out: MutationOutcome = {
     allowed: true,
     result: 'removed',
     reason: 'removed',
     patch: removalPatch(s),
-    warnings: [],
-    auditAnnotations: { injected: 'false', 'skip-reason': 'not-enabled', removed: 'true' },
+    warnings: r.loud ? [r.loud.message] : [],
+    auditAnnotations: { injected: 'false', 'skip-reason': r.remove, removed: 'true' },
   };
+  if (r.loud) out.event = { type: 'Warning', reason: 'GhostwireRemoved', message: r.loud.message, regarding: r.loud.regarding };
+  return out;
 }
 
 function injected(s: Subject, d: Desired, patch: MutationOutcome['patch'], warnings: string[], config: { nativeSidecar: boolean; tunnel: boolean }): MutationOutcome {

@@ -1,5 +1,6 @@
 // What one admission decided, in the terms every consumer uses: the response encoder, metrics, audit annotations,
 // logs and Events. Reasons are stable codes.
+import { clipText } from '../config/index.js';
 import { type EventIntent, type KubeObject, type ObjectMeta, type ObjectRef, apiVersionOf } from '../kube/objects.js';
 import type { PatchOp } from '../kube/patch.js';
 import type { AdmissionRequest } from './types.js';
@@ -23,7 +24,7 @@ export type SkipReason =
 export type Result = 'injected' | 'updated' | 'removed' | 'skipped' | 'denied';
 
 /** The reason code of an outcome: a skip reason, the result itself, or why it was denied. */
-export type OutcomeReason = SkipReason | 'injected' | 'updated' | 'removed' | 'invalid-annotations' | 'internal-error';
+export type OutcomeReason = SkipReason | 'injected' | 'updated' | 'removed' | 'invalid-annotations' | 'invalid-object' | 'internal-error';
 
 export interface MutationOutcome {
   allowed: boolean;
@@ -67,8 +68,24 @@ export function internalError(): MutationOutcome {
   };
 }
 
-export function describeObject(kind: string, namespace: string, meta: ObjectMeta): string {
-  return `${kind} ${namespace}/${meta.name ?? meta.generateName ?? '(unnamed)'}`;
+/** An object whose fields ghostwire reads have the wrong type or size: denied naming the field (see review.ts). */
+export function invalidObject(kind: string, namespace: unknown, object: KubeObject, problem: string): MutationOutcome {
+  const meta = typeof object.metadata === 'object' && object.metadata !== null ? object.metadata : {};
+  return {
+    allowed: false,
+    result: 'denied',
+    reason: 'invalid-object',
+    patch: [],
+    warnings: [],
+    auditAnnotations: { injected: 'false', 'skip-reason': 'invalid-object' },
+    denial: { code: 400, message: `ghostwire: cannot read ${describeObject(kind, namespace || meta.namespace || 'default', meta)}: ${problem}` },
+  };
+}
+
+/** "Deployment shop/web" for messages; every part is clipped (names come from the request). */
+export function describeObject(kind: string, namespace: unknown, meta: ObjectMeta): string {
+  const name = typeof meta.name === 'string' && meta.name !== '' ? meta.name : typeof meta.generateName === 'string' ? meta.generateName : '(unnamed)';
+  return `${clipText(kind, 63)} ${clipText(namespace, 63)}/${clipText(name)}`;
 }
 
 /**

@@ -6,7 +6,7 @@ import { type DesiredParts, OWN_CONTAINERS, SHARED_VOLUME, renderParts } from '.
 import { annotationOps, planSpec, specOps } from '../inject/template.js';
 import type { PatchOp } from '../kube/patch.js';
 import type { Configured } from './configure.js';
-import { BoundedCache, type MutationMemo, jsonBytes, memoised } from './memo.js';
+import { BoundedCache, type MutationMemo, memoised, partsBytes, patchBytes } from './memo.js';
 import { rememberJson } from './response.js';
 import type { Subject } from './subject.js';
 
@@ -17,7 +17,7 @@ export interface Desired {
 
 export function desiredParts(c: Configured, version: string, memo: MutationMemo | undefined): Desired {
   const hashKey = BoundedCache.key(`${c.signature}\u0000${c.config.tunnel}\u0000${JSON.stringify(c.tunnel.set)}`);
-  const hash = memoised(memo?.hashes, hashKey, () => configHash(c.config, c.tunnel.set), (h) => h.length);
+  const hash = memoised(memo?.hashes, hashKey, () => configHash(c.config, c.tunnel.set), (h) => 24 + 2 * h.length);
   const parts = memoised(
     memo?.parts,
     hash,
@@ -27,7 +27,7 @@ export function desiredParts(c: Configured, version: string, memo: MutationMemo 
       if (memo) for (const part of [p.init, p.watcher, p.volume]) rememberJson(part);
       return p;
     },
-    jsonBytes,
+    partsBytes,
   );
   return { hash, parts };
 }
@@ -70,7 +70,7 @@ export function patchFor(s: Subject, c: Configured, d: Desired, memo: MutationMe
   if (!memo || s.previous !== undefined) return build();
   const shape = firstInjectionShape(s, [...Object.keys(c.tunnel.set), STATUS_ANNOTATION, ...remove]);
   if (shape === undefined) return build();
-  return memoised(memo.patches, BoundedCache.key(`${d.hash}\u0000${shape}`), build, jsonBytes);
+  return memoised(memo.patches, BoundedCache.key(`${d.hash}\u0000${shape}`), build, patchBytes);
 }
 
 /** Ops that remove everything ghostwire added (the workload was turned off after an injection). */

@@ -14,6 +14,11 @@ export function rememberJson(value: object): void {
   rawJson.set(value, JSON.stringify(value));
 }
 
+/** Length of the JSON text of `value`: the remembered text when there is one (no second serialisation). */
+export function rememberedJsonLength(value: object): number {
+  return (rawJson.get(value) ?? JSON.stringify(value)).length;
+}
+
 function toJson(value: unknown): string {
   if (typeof value === 'object' && value !== null) {
     const raw = rawJson.get(value);
@@ -41,6 +46,11 @@ function encodedPatch(ops: readonly WireOp[]): { base64: string; tail: string } 
     tails.set(ops, e);
   }
   return e;
+}
+
+/** Length of the cached body tail of a shared patch (encodes it now; the answer reuses it). */
+export function patchTailLength(ops: readonly WireOp[]): number {
+  return encodedPatch(ops).tail.length;
 }
 
 export function toAdmissionResponse(uid: string, outcome: MutationOutcome): AdmissionResponse {

@@ -3,7 +3,8 @@
 import { STATUS_ANNOTATION, type Annotations, type FieldError, resolveEnabled } from '../config/index.js';
 import { type InjectionStatus, parseStatusAnnotation } from '../inject/render.js';
 import type { KubeObject, ObjectMeta, PodTemplate } from '../kube/objects.js';
-import { type MutationOutcome, describeObject, eventTarget, skipped } from './outcome.js';
+import { type MutationOutcome, describeObject, eventTarget, invalidObject, skipped } from './outcome.js';
+import { metadataProblem, podSpecProblem, templateProblem } from './review.js';
 import { type TargetKind, selectTarget } from './target.js';
 import type { AdmissionRequest } from './types.js';
 
@@ -30,6 +31,10 @@ export function selectSubject(req: AdmissionRequest): Subject | MutationOutcome 
   if (req.operation !== 'CREATE' && req.operation !== 'UPDATE') return skipped('operation');
   const object = req.object;
   if (!object) return skipped('no-object');
+  // Everything below reads the object: its shape is checked first, so a forged or hand-made object is denied
+  // naming the field instead of failing somewhere inside the pipeline.
+  const metaProblem = metadataProblem(object.metadata, 'metadata');
+  if (metaProblem) return invalidObject(req.kind.kind, req.namespace, object, metaProblem);
   const namespace = req.namespace || object.metadata?.namespace || 'default';
   const target = selectTarget(req.kind.group, req.kind.kind, object);
   if (!target.found) {
@@ -42,6 +47,8 @@ export function selectSubject(req: AdmissionRequest): Subject | MutationOutcome 
     return skipped(target.reason);
   }
   const { template, objectMeta, isPod } = target;
+  const shapeProblem = isPod ? podSpecProblem(object.spec, 'spec') : templateProblem(template, target.kind.templatePath.join('.'));
+  if (shapeProblem) return invalidObject(req.kind.kind, namespace, object, shapeProblem);
   const layers = isPod ? [template.metadata?.annotations] : [object.metadata?.annotations, template.metadata?.annotations];
   return {
     req,

@@ -1,4 +1,5 @@
 // Which part of an object is the pod template, for every kind ghostwire mutates.
+import { clipText } from '../config/index.js';
 import type { KubeObject, ObjectMeta, PodTemplate } from '../kube/objects.js';
 import { pointer } from '../kube/patch.js';
 
@@ -52,11 +53,11 @@ export function selectTarget(group: string, kind: string, object: KubeObject): T
   if (typeof node !== 'object' || node === null) {
     const spec = object.spec as Record<string, unknown> | undefined;
     if (tk.kind === 'Rollout' && spec && spec.workloadRef) {
-      const ref = spec.workloadRef as { kind?: string; name?: string };
+      const ref = (typeof spec.workloadRef === 'object' && spec.workloadRef !== null ? spec.workloadRef : {}) as { kind?: unknown; name?: unknown };
       return {
         found: false,
         reason: 'workload-ref',
-        detail: `Rollout uses spec.workloadRef (${ref.kind ?? 'workload'} ${ref.name ?? ''}) and has no template: annotate the referenced workload with ghostwire.dev/enabled instead`,
+        detail: `Rollout uses spec.workloadRef (${clipText(ref.kind ?? 'workload', 63)} ${clipText(ref.name ?? '')}) and has no template: annotate the referenced workload with ghostwire.dev/enabled instead`,
       };
     }
     return { found: false, reason: 'no-pod-template', detail: `${tk.kind} has no ${tk.templatePath.join('.')}` };

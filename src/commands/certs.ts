@@ -1,6 +1,7 @@
 // ghostwire certs: a CA and a serving certificate for the webhook Service.
-import { mkdirSync, writeFileSync, chmodSync } from 'node:fs';
-import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { closeSync, constants, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { generateCA, generateServing, serviceDnsNames, validateSans } from '../tls/certs.js';
 import { UsageError, integer, parseFlags, runCommand } from './flags.js';
 
@@ -26,12 +27,33 @@ export function makeWebhookCerts(service: string, namespace: string, ips: string
   return { caPem: ca.certPem, certPem: serving.certPem, keyPem: serving.keyPem };
 }
 
+/**
+ * Writes `path` as a new file that has its final mode from the first byte: a temporary file created exclusively (never
+ * through a symlink, never an existing file) in the same directory, then renamed over `path`. A pre-existing file
+ * (world-readable, say) never receives the content, and a symlink at `path` is replaced, not followed.
+ */
+export function writeFileAtomic(path: string, data: string, mode: number): void {
+  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode);
+  try {
+    writeSync(fd, data);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  try {
+    renameSync(tmp, path);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+}
+
 export function writeCertFiles(dir: string, files: CertFiles): void {
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'ca.crt'), files.caPem, { mode: 0o644 });
-  writeFileSync(join(dir, 'tls.crt'), files.certPem, { mode: 0o644 });
-  writeFileSync(join(dir, 'tls.key'), files.keyPem, { mode: 0o600 });
-  chmodSync(join(dir, 'tls.key'), 0o600); // an existing file keeps its mode on write
+  writeFileAtomic(join(dir, 'ca.crt'), files.caPem, 0o644);
+  writeFileAtomic(join(dir, 'tls.crt'), files.certPem, 0o644);
+  writeFileAtomic(join(dir, 'tls.key'), files.keyPem, 0o600);
 }
 
 export async function run(argv: string[]): Promise<number> {

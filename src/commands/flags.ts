@@ -22,6 +22,21 @@ export function parseFlags<T extends Options>(argv: string[], options: T, usage:
   return parsed.values;
 }
 
+/** parseFlags for commands that also take positional arguments (at most `maxPositionals`). */
+export function parseCommandLine<T extends Options>(argv: string[], options: T, usage: string, maxPositionals: number) {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message}\n\n${usage}`);
+  }
+  if (parsed.positionals.length > maxPositionals) {
+    const extra = parsed.positionals.slice(maxPositionals).map((p) => JSON.stringify(p.slice(0, 80))).join(' ');
+    throw new UsageError(`unexpected argument(s) ${extra}\n\n${usage}`);
+  }
+  return { values: parsed.values, positionals: parsed.positionals };
+}
+
 /**
  * Runs a command body: UsageError exits 2 with its message, any other error exits 1 with one line (the stack only
  * with GW_DEBUG). Commands never let an exception escape to the process.
@@ -57,10 +72,21 @@ export function seconds(flag: string, value: string | undefined, min: number, ma
   throw new UsageError(`--${flag}: ${JSON.stringify(value)} is not allowed; allowed: seconds from ${min} to ${max}`);
 }
 
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/** A namespace name (a DNS label). */
+export function namespaceName(flag: string, value: string): string {
+  if (DNS_LABEL.test(value)) return value;
+  throw new UsageError(`--${flag}: ${JSON.stringify(value.slice(0, 80))} is not allowed; allowed: a namespace name (lower-case letters, digits and "-", at most 63)`);
+}
+
 /** "NAMESPACE/NAME" of an object (the defaults ConfigMap). */
 export function objectName(flag: string, value: string): { namespace: string; name: string } {
   const [namespace, name, ...rest] = value.split('/');
-  if (!namespace || !name || rest.length > 0) throw new UsageError(`--${flag}: ${JSON.stringify(value)} is not allowed; allowed: NAMESPACE/NAME`);
+  if (!namespace || !name || rest.length > 0 || !DNS_LABEL.test(namespace) || !DNS_SUBDOMAIN.test(name)) {
+    throw new UsageError(`--${flag}: ${JSON.stringify(value.slice(0, 80))} is not allowed; allowed: NAMESPACE/NAME`);
+  }
   return { namespace, name };
 }
 

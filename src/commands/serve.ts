@@ -11,7 +11,7 @@ import { type Defaults, builtinDefaults } from '../config/index.js';
 import type { EventIntent } from '../kube/objects.js';
 import { buildApp } from '../server/app.js';
 import { type WebhookMetrics, createWebhookMetrics } from '../server/metrics.js';
-import { type TlsPair, loadTlsPair, watchTls } from '../server/tls-reload.js';
+import { type TlsPair, loadTlsPair, pairValidity, watchTls } from '../server/tls-reload.js';
 import { LOG_LEVELS, UsageError, objectName, oneOf, parseFlags, runCommand, seconds } from './flags.js';
 import { loadDefaultsFile, tunnelKeyFromFlag } from './inputs.js';
 import { grace, shutdownSignal } from './shutdown.js';
@@ -111,6 +111,33 @@ async function clusterParts(values: Flags, log: Logger, metrics: WebhookMetrics)
   return parts;
 }
 
+/**
+ * The pair in service: its expiry and validity in the metrics, a rejection counted, and readiness false while it is
+ * outside its validity period. An expired or not-yet-valid pair is still served at start-up (the process stays up to
+ * pick up a rotation), but the replica is not ready and says why.
+ */
+function servingCertificate(pair: TlsPair, log: Logger, metrics: WebhookMetrics) {
+  let current = pair;
+  const use = (p: TlsPair) => {
+    current = p;
+    metrics.certificateExpiry.set(p.notAfter.getTime() / 1000);
+  };
+  use(pair);
+  const startValidity = pairValidity(pair);
+  if (startValidity !== 'valid') {
+    log.warn({ reason: startValidity, notBefore: pair.notBefore.toISOString(), notAfter: pair.notAfter.toISOString() }, 'serving certificate is not valid now; not ready until a valid pair is loaded');
+    metrics.certificateRejections.inc({ reason: startValidity });
+  }
+  metrics.certificateValidNow = () => pairValidity(current) === 'valid';
+  return {
+    hooks: { onLoaded: use, onRejected: (reason: string) => metrics.certificateRejections.inc({ reason }) },
+    unreadyReason: (): string | undefined => {
+      const v = pairValidity(current);
+      return v === 'valid' ? undefined : `serving certificate ${v === 'expired' ? 'expired' : 'not valid yet'} (valid ${current.notBefore.toISOString()} to ${current.notAfter.toISOString()})`;
+    },
+  };
+}
+
 /** One MutateContext per defaults version, so admissions share one (and its memo never outlives its config). */
 function contextFor(defaultsNow: () => Defaults, tunnelKey: string, ownNamespace: string | undefined): () => MutateContext {
   let cached: { defaults: Defaults; ctx: MutateContext } | undefined;
@@ -144,7 +171,7 @@ export async function run(argv: string[]): Promise<number> {
     const host = values.host ?? (values.dev ? '127.0.0.1' : '0.0.0.0');
     const { files, pair } = servingPair(values, ownNamespace, log);
     const metrics = createWebhookMetrics();
-    metrics.certificateExpiry.set(pair.notAfter.getTime() / 1000);
+    const certificate = servingCertificate(pair, log, metrics);
     const tunnelKey = tunnelKeyFromFlag(values['tunnel-key-file'], (m) => log.warn(m)).key;
     const cluster = await clusterParts(values, log, metrics);
     const { app, drain } = buildApp({
@@ -154,9 +181,10 @@ export async function run(argv: string[]): Promise<number> {
       tls: { key: pair.key, cert: pair.cert },
       ...(cluster.recordEvent ? { recordEvent: cluster.recordEvent } : {}),
       ready: cluster.ready,
+      unreadyReason: certificate.unreadyReason,
     });
     await app.listen({ port, host });
-    const reloader = watchTls(app.server as unknown as TlsServer, files, log, (p) => metrics.certificateExpiry.set(p.notAfter.getTime() / 1000), reloadSeconds * 1000);
+    const reloader = watchTls(app.server as unknown as TlsServer, files, log, certificate.hooks, reloadSeconds * 1000);
     const address = app.server.address();
     log.info({ address, version: VERSION, events: Boolean(cluster.recordEvent), ownNamespace: ownNamespace ?? null }, 'ghostwire webhook listening');
     if (values.dev) process.stderr.write(`ghostwire webhook on https://${host}:${typeof address === 'object' && address ? address.port : port} (CA: certs/ca.crt)\n`);

@@ -9,7 +9,8 @@ import { createLogger, type Logger } from '../log.js';
 import { LiteClient } from '../k8s/lite/client.js';
 import { loadAccess } from '../k8s/lite/credentials.js';
 import { VERSION } from '../version.js';
-import { createConntrackExecutor } from '../runtime/conntrack/executor.js';
+import { createConntrackExecutor } from '../runtime/connections/conntrack.js';
+import { createSocketCloser } from '../runtime/connections/sockets.js';
 import { createExecutor } from '../runtime/iptables/executor.js';
 import { readResolvConf } from '../runtime/program.js';
 import { DEFAULT_RESOLV_CONF } from '../runtime/exclusions.js';
@@ -102,6 +103,7 @@ export async function run(argv: string[]): Promise<number> {
       executor: createExecutor(),
       // The batch file goes next to the map: the shared volume is the one place the watcher may write.
       conntrack: createConntrackExecutor({ scratchDir: dirname(config.dnatMapPath) }),
+      sockets: createSocketCloser(),
       log,
       metrics,
       verifyIntervalMs: flags.verifyIntervalMs,

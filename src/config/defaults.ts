@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import { type InjectConfig, OPTION_LIST, OPTION_BY_KEY, builtinConfig } from './options.js';
 import { crossFieldProblems, keyOf } from './cross-field.js';
 import { type FieldError, fieldError } from './errors.js';
+import { ALLOWED_IMAGES_KEY, parseAllowedImages } from './image-policy.js';
 import {
   type Parsed,
   parseBoolean,
@@ -33,8 +34,13 @@ export interface Defaults {
   /** Per-workload config defaults (annotations override them). */
   config: InjectConfig;
   invalidAnnotations: InvalidAnnotationMode;
+  /** Images a ghostwire.dev/image annotation may name besides config.image (see image-policy.ts). */
+  allowedImages: string[];
   network: NetworkConfig;
 }
+
+/** Keys of the defaults document that are not options: only the administrator sets them, no annotation can. */
+export const DEFAULTS_DOCUMENT_KEYS: readonly string[] = ['invalidAnnotations', ALLOWED_IMAGES_KEY, 'network'];
 
 export const BUILTIN_NETWORK: Readonly<NetworkConfig> = {
   enableTunnel: false,
@@ -69,7 +75,7 @@ const NETWORK_SPEC: NetworkSpec = {
 };
 
 export function builtinDefaults(): Defaults {
-  return { config: builtinConfig(), invalidAnnotations: 'deny', network: { ...BUILTIN_NETWORK } };
+  return { config: builtinConfig(), invalidAnnotations: 'deny', allowedImages: [], network: { ...BUILTIN_NETWORK } };
 }
 
 /** YAML scalars (true, 2, lists) are accepted where the annotation would be a string. */
@@ -111,9 +117,16 @@ export function parseDefaults(text: string, source: string): { defaults: Default
       parseNetwork(value, source, defaults.network, errors);
       continue;
     }
+    if (key === ALLOWED_IMAGES_KEY) {
+      const raw = scalarText(value);
+      const r = raw === undefined ? parseAllowedImages('') : parseAllowedImages(raw);
+      if (r.ok) defaults.allowedImages = r.value;
+      else errors.push(fieldError(source, key, raw ?? JSON.stringify(value) ?? '', r.allowed));
+      continue;
+    }
     const opt = OPTION_BY_KEY.get(key);
     if (!opt) {
-      errors.push(fieldError(source, key, '', `a known key: ${[...OPTION_BY_KEY.keys(), 'invalidAnnotations', 'network'].join(', ')}`));
+      errors.push(fieldError(source, key, '', `a known key: ${[...OPTION_BY_KEY.keys(), ...DEFAULTS_DOCUMENT_KEYS].join(', ')}`));
       continue;
     }
     const raw = scalarText(value);

@@ -80,13 +80,14 @@ export function durationValidator(minMs: number, maxMs: number, allowEmpty: bool
 export function parseCidrList(raw: string): Parsed<string[]> {
   const allowed = 'a comma-separated list of IPv4 or IPv6 CIDRs without zone ids, e.g. "169.254.169.254/32,fd00::/8"';
   if (raw.trim() === '') return ok([]);
-  const out: string[] = [];
+  // A Set, not includes(): a long list must cost linear time.
+  const out = new Set<string>();
   for (const part of raw.split(',')) {
     const parsed = canonicalCidr(part);
     if (!parsed) return bad(`${allowed} (${quoteValue(part.trim())} is not one)`);
-    if (!out.includes(parsed.cidr)) out.push(parsed.cidr);
+    out.add(parsed.cidr);
   }
-  return ok(out);
+  return ok([...out]);
 }
 
 export function oneOf<T extends string>(values: readonly T[], caseInsensitive = false) {
@@ -186,8 +187,9 @@ export const IMAGE_MAX = 512;
 
 export function parseImage(raw: string): Parsed<string> {
   const text = raw.trim();
-  // Registry host[:port]/path:tag or @digest; no whitespace, no shell metacharacters.
-  if (IMAGE.test(text) && text.length <= IMAGE_MAX) return ok(text);
+  // Registry host[:port]/path:tag or @digest; no whitespace, no shell metacharacters. The length is checked first:
+  // the pattern backtracks in quadratic time on a long value that does not match.
+  if (text.length <= IMAGE_MAX && IMAGE.test(text)) return ok(text);
   return bad('a container image reference such as "ghostwire:0.1.0" or "registry.example/ghostwire@sha256:..."');
 }
 
@@ -221,6 +223,7 @@ export function parseTunnelPorts(raw: string): Parsed<TunnelPort[]> {
   const allowed = 'a comma-separated list of port[:name[:protocol]] with port 1-65535, name a lower-case IANA service name (at most 15 characters), protocol TCP, UDP or SCTP; e.g. "8080:http,5353:dns:UDP"';
   if (raw.trim() === '') return ok([]);
   const out: TunnelPort[] = [];
+  const seen = new Set<string>();
   for (const entry of raw.split(',')) {
     const [p, name, proto, ...extra] = entry.trim().split(':');
     if (extra.length > 0 || p === undefined || !/^\d{1,5}$/.test(p)) return bad(allowed);
@@ -233,7 +236,8 @@ export function parseTunnelPorts(raw: string): Parsed<TunnelPort[]> {
     if (protocol !== 'TCP' && protocol !== 'UDP' && protocol !== 'SCTP') return bad(allowed);
     const item: TunnelPort = { port, protocol };
     if (name) item.name = name;
-    if (out.some((o) => o.port === port && o.protocol === protocol)) return bad(`${allowed} (port ${port}/${protocol} is listed twice)`);
+    if (seen.has(`${port}/${protocol}`)) return bad(`${allowed} (port ${port}/${protocol} is listed twice)`);
+    seen.add(`${port}/${protocol}`);
     out.push(item);
   }
   return ok(out);

@@ -80,28 +80,46 @@ export function planSpec(spec: PodSpec, parts: DesiredParts | null, initFirst: b
 function keepInPlace<T>(items: readonly T[], isOwn: (item: T) => boolean, own: T): T[] {
   const at = items.findIndex(isOwn);
   if (at === -1) return [...items, own];
-  return items.flatMap((item, i) => (i === at ? [own] : isOwn(item) ? [] : [item]));
+  const out: T[] = [];
+  items.forEach((item, i) => {
+    if (i === at) out.push(own);
+    else if (!isOwn(item)) out.push(item);
+  });
+  return out;
 }
 
-/** Minimal ops turning `current` into `desired` (desired reuses current's items, so identity compares). */
+/**
+ * Minimal ops turning `current` into `desired` (desired reuses current's items, so identity compares). Linear in the
+ * length of both: membership is looked up in a Set by identity, never by scanning the other array.
+ */
 export function arrayOps<T>(path: string, current: readonly T[] | undefined, desired: readonly T[]): PatchOp[] {
   if (current === undefined || current === null) return desired.length > 0 ? [{ op: 'add', path, value: desired }] : [];
   if (desired.length === 0) return current.length > 0 ? [{ op: 'remove', path }] : [];
   if (current.length === desired.length && current.every((c, i) => c === desired[i])) return [];
   // Pure insertions (the first injection): one readable `add` per new item.
-  const kept = desired.filter((d) => current.includes(d));
+  const inCurrent = new Set<T>(current);
+  const kept = desired.filter((d) => inCurrent.has(d));
   if (kept.length === current.length && kept.every((k, i) => k === current[i])) {
     // Applied in ascending order, each index is valid; "/-" once no existing item remains after it.
-    const lastKept = desired.reduce((last, d, i) => (current.includes(d) ? i : last), -1);
-    return desired.flatMap((item, index): PatchOp[] =>
-      current.includes(item) ? [] : [{ op: 'add', path: index > lastKept ? `${path}/-` : `${path}/${index}`, value: item }],
-    );
+    let lastKept = -1;
+    desired.forEach((d, i) => {
+      if (inCurrent.has(d)) lastKept = i;
+    });
+    const ops: PatchOp[] = [];
+    desired.forEach((item, index) => {
+      if (!inCurrent.has(item)) ops.push({ op: 'add', path: index > lastKept ? `${path}/-` : `${path}/${index}`, value: item });
+    });
+    return ops;
   }
   // Same positions, changed items (a new config): replace just those items.
   if (current.length === desired.length) {
     const sameShape = desired.every((d, i) => d === current[i] || (isNamed(d) && isNamed(current[i]) && d.name === (current[i] as { name: string }).name));
     if (sameShape) {
-      return desired.flatMap((d, i) => (d === current[i] ? [] : [{ op: 'replace' as const, path: `${path}/${i}`, value: d }]));
+      const ops: PatchOp[] = [];
+      desired.forEach((d, i) => {
+        if (d !== current[i]) ops.push({ op: 'replace', path: `${path}/${i}`, value: d });
+      });
+      return ops;
     }
   }
   return [{ op: 'replace', path, value: desired }];

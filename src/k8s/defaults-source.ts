@@ -1,6 +1,6 @@
 // Defaults from a ConfigMap, followed with an informer (never a GET per admission). An invalid new version is
 // rejected with a logged error and the last good one stays in force; a deleted ConfigMap means built-ins.
-import { CoreV1Api, type KubeConfig, type V1ConfigMap, makeInformer } from '@kubernetes/client-node';
+import { CoreV1Api, type KubeConfig, ListWatch, type V1ConfigMap, Watch } from '@kubernetes/client-node';
 import { type Defaults, builtinDefaults, formatFieldErrors, parseDefaults } from '../config/index.js';
 import type { Logger } from '../log.js';
 import { supervise } from './informer.js';
@@ -56,7 +56,17 @@ export async function watchDefaultsConfigMap(kc: KubeConfig, namespace: string, 
     opts.onChange?.();
   };
 
-  const informer = makeInformer<V1ConfigMap>(kc, `/api/v1/namespaces/${namespace}/configmaps`, () => api.listNamespacedConfigMap({ namespace }));
+  // That one ConfigMap only (a metadata.name field selector), so RBAC can grant it by resourceNames instead of every
+  // ConfigMap of the namespace.
+  const fieldSelector = `metadata.name=${name}`;
+  const informer = new ListWatch<V1ConfigMap>(
+    `/api/v1/namespaces/${namespace}/configmaps`,
+    new Watch(kc),
+    () => api.listNamespacedConfigMap({ namespace, fieldSelector }),
+    false,
+    undefined,
+    fieldSelector,
+  );
   informer.on('add', apply);
   informer.on('update', apply);
   informer.on('delete', remove);

@@ -10,7 +10,7 @@ import { CoreV1Api, KubernetesObjectApi, type KubeConfig, type CoreV1Event } fro
 import type { Logger } from '../log.js';
 import { type Reporter, eventObject } from '../kube/event.js';
 import type { EventIntent, ObjectRef, OwnerRef } from '../kube/objects.js';
-import { describeApiError } from './api-errors.js';
+import { describeApiError, statusCode } from './api-errors.js';
 import { sleep } from '../util/sleep.js';
 
 export interface EventRecorder {
@@ -31,14 +31,21 @@ export function createEventRecorder(kc: KubeConfig, log: Logger, component: stri
   const queue: EventIntent[] = [];
   let running: Promise<void> | undefined;
 
-  /** The stored object's identity, or undefined when it never appears or is not the object the intent names. */
-  async function resolve(ref: ObjectRef): Promise<OwnerRef | undefined> {
+  /** Namespaces where RBAC denied a read, each said once (bounded: the namespace comes from the request). */
+  const forbiddenSaid = new Set<string>();
+
+  /**
+   * The stored object's identity; undefined when it never appears or is not the object the intent names;
+   * 'forbidden' at once when RBAC denies the read (the chart grants it only in the opted-in namespaces).
+   */
+  async function resolve(ref: ObjectRef): Promise<OwnerRef | 'forbidden' | undefined> {
     for (let i = 0; i < RESOLVE_ATTEMPTS; i++) {
       try {
         const obj = await objects.read({ apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, namespace: ref.namespace } });
         const uid = obj.metadata?.uid;
         if (uid) return ref.uid === undefined || ref.uid === uid ? { ...ref, uid } : undefined;
-      } catch {
+      } catch (err) {
+        if (statusCode(err) === 403) return 'forbidden';
         // Not stored yet (or denied by a later admission plugin, or never existed): retry a few times, then give up.
       }
       await sleep(RESOLVE_DELAY_MS);
@@ -48,6 +55,15 @@ export function createEventRecorder(kc: KubeConfig, log: Logger, component: stri
 
   async function write(intent: EventIntent): Promise<void> {
     const regarding = await resolve(intent.regarding);
+    if (regarding === 'forbidden') {
+      onDrop();
+      const ns = intent.regarding.namespace.slice(0, 63);
+      if (!forbiddenSaid.has(ns) && forbiddenSaid.size < 1000) {
+        forbiddenSaid.add(ns);
+        log.warn({ namespace: ns }, 'events not recorded in this namespace: no RBAC to read the objects there (list the namespace in the chart\'s injectedNamespaces)');
+      }
+      return;
+    }
     if (!regarding) {
       onDrop();
       log.debug({ kind: intent.regarding.kind, name: intent.regarding.name.slice(0, 253) }, 'event dropped: no such object');

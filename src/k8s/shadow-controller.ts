@@ -1,14 +1,16 @@
 // The shadow controller on a real API server: informers (shadow-watch.ts) feed the work queue, which runs the
 // reconciler against K8sShadowApi. Defaults come from a file or follow the webhook's ConfigMap live, so both
-// processes always compute one shadow identity.
+// processes always compute one shadow identity. The scope (shadow/scope.ts) decides where it may act at all.
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Defaults } from '../config/defaults.js';
 import { TUNNEL_STATUS_ANNOTATION } from '../config/options.js';
 import type { Logger } from '../log.js';
-import { wantsTunnel } from '../shadow/api.js';
+import { type Workload, wantsTunnel } from '../shadow/api.js';
 import { ShadowWorkQueue } from '../shadow/queue.js';
 import { ShadowReconciler } from '../shadow/reconciler.js';
+import { type ShadowScope, scopeVerdict } from '../shadow/scope.js';
 import { type DefaultsSource, watchDefaultsConfigMap } from './defaults-source.js';
+import { type NamespaceLabels, watchNamespaceLabels } from './namespace-labels.js';
 import { K8sShadowApi } from './shadow-api.js';
 import { ShadowWatch } from './shadow-watch.js';
 
@@ -16,8 +18,8 @@ export interface ShadowControllerOptions {
   /** Fixed defaults (a file), or the defaults ConfigMap to follow. */
   defaults: Defaults | { configMap: { namespace: string; name: string } };
   tunnelKey: string;
-  /** Watch one namespace only; undefined: all. */
-  namespace?: string | undefined;
+  /** Where it may act: the namespaces served (undefined: all), its own namespace, the opt-in label. */
+  scope: ShadowScope;
   concurrency: number;
   resyncSeconds: number;
   instance: string;
@@ -25,6 +27,10 @@ export interface ShadowControllerOptions {
 
 export interface RunningShadowController {
   stop: () => Promise<void>;
+  /** The Deployments, StatefulSets and DaemonSets in the informer caches (no API request). */
+  workloads: () => Workload[];
+  /** The defaults in force. */
+  defaults: () => Defaults;
 }
 
 /** Fails (after logging why) when the defaults ConfigMap is invalid: shadows rendered from built-in defaults would
@@ -44,11 +50,22 @@ export async function startShadowController(kc: KubeConfig, log: Logger, o: Shad
   const fixed = 'configMap' in o.defaults ? undefined : o.defaults;
   const defaultsNow = (): Defaults => source?.current() ?? (fixed as Defaults);
   let queue: ShadowWorkQueue | undefined;
-  const watch = new ShadowWatch(kc, {
-    namespace: o.namespace,
+  let watch: ShadowWatch | undefined;
+  // A namespace that opts in (or out) changes what every workload in it may get.
+  const labels: NamespaceLabels | undefined = o.scope.optInLabel
+    ? watchNamespaceLabels(kc, o.scope.namespaces, log, (ns) => watch?.keys(ns).forEach((k) => queue?.enqueue(k)))
+    : undefined;
+  const verdict = (namespace: string) => scopeVerdict(o.scope, namespace, labels?.get(namespace));
+  watch = new ShadowWatch(kc, {
+    namespaces: o.scope.namespaces,
     log,
     onWorkload: (k) => queue?.enqueue(k),
-    interesting: (w, ownsShadow) => ownsShadow || w.metadata.annotations?.[TUNNEL_STATUS_ANNOTATION] !== undefined || wantsTunnel(defaultsNow(), w),
+    // Where it may not act at all (system, own, not served), nothing is even enqueued.
+    interesting: (w, ownsShadow) => {
+      const v = verdict(w.metadata.namespace);
+      if (!v.inScope && !v.loud) return false;
+      return ownsShadow || w.metadata.annotations?.[TUNNEL_STATUS_ANNOTATION] !== undefined || wantsTunnel(defaultsNow(), w);
+    },
   });
   const reconciler = new ShadowReconciler({
     api: new K8sShadowApi(kc),
@@ -59,17 +76,24 @@ export async function startShadowController(kc: KubeConfig, log: Logger, o: Shad
     log,
     waitForChange: watch.waitForChange,
     instance: o.instance,
+    scope: verdict,
   });
-  queue = new ShadowWorkQueue({ reconciler, lookup: watch.lookup, log, concurrency: o.concurrency });
-  await watch.start();
+  const w = watch;
+  queue = new ShadowWorkQueue({ reconciler, lookup: w.lookup, log, concurrency: o.concurrency });
+  // Labels first: a workload is judged against its namespace as it is, never as "not seen yet".
+  await labels?.start();
+  await w.start();
   // New defaults may change every workload's shadow (host, TLS, mode): reconcile them all.
-  enqueueAll = () => watch.keys().forEach((k) => queue?.enqueue(k));
+  enqueueAll = () => w.keys().forEach((k) => queue?.enqueue(k));
   const resync = o.resyncSeconds > 0 ? setInterval(enqueueAll, o.resyncSeconds * 1000) : undefined;
   return {
+    workloads: () => w.cachedWorkloads(),
+    defaults: defaultsNow,
     stop: async () => {
       if (resync) clearInterval(resync);
       queue?.stop();
-      await watch.stop();
+      await w.stop();
+      await labels?.stop();
       await source?.stop();
     },
   };

@@ -1,4 +1,5 @@
-// Informers (list + watch, no polling) for the shadow controller:
+// Informers (list + watch, no polling) for the shadow controller, one set per namespace served (or one over every
+// namespace), so its RBAC can be a Role in each of those namespaces:
 //   - Deployments, StatefulSets, DaemonSets: the workloads; changes enqueue the workload (shadow Deployments,
 //     recognised by their labels, enqueue their owner instead);
 //   - shadow Pods, ReplicaSets and EndpointSlices (label-selected): wake readiness waits early.
@@ -14,7 +15,8 @@ export const SHADOW_LABEL_SELECTOR = `app.kubernetes.io/name=${SHADOW_APP_NAME},
 type Watched = Informer<KubernetesObject> & ObjectCache<KubernetesObject> & { supervised: Supervised };
 
 export interface ShadowWatchOptions {
-  namespace?: string;
+  /** The namespaces served; undefined: every namespace (one cluster-wide watch per kind). */
+  namespaces?: readonly string[] | undefined;
   log: ShadowLog;
   /** Called with a workload key ("Kind/namespace/name") when it may need a reconcile. */
   onWorkload: (key: string) => void;
@@ -24,7 +26,8 @@ export interface ShadowWatchOptions {
 
 export class ShadowWatch {
   private readonly objects: KubernetesObjectApi;
-  private readonly workloads = new Map<TunnelKind, Watched>();
+  /** Workload informers by kind, then by namespace ('' for the cluster-wide one). */
+  private readonly workloads = new Map<TunnelKind, Map<string, Watched>>();
   private readonly helpers: Watched[] = [];
   private waiters = new Set<() => void>();
 
@@ -35,46 +38,55 @@ export class ShadowWatch {
     this.objects = KubernetesObjectApi.makeApiClient(kc);
   }
 
-  private path(apiVersion: string, plural: string): string {
+  private informer(namespace: string, apiVersion: string, kind: string, plural: string, labelSelector?: string): Watched {
     const root = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
-    return this.options.namespace ? `${root}/namespaces/${this.options.namespace}/${plural}` : `${root}/${plural}`;
-  }
-
-  private informer(apiVersion: string, kind: string, plural: string, labelSelector?: string): Watched {
-    const list = () =>
-      this.objects.list(apiVersion, kind, this.options.namespace, undefined, undefined, undefined, undefined, labelSelector) as never;
-    const inf = makeInformer(this.kc, this.path(apiVersion, plural), list, labelSelector) as Watched;
-    inf.supervised = supervise(inf, kind, this.options.log);
+    const path = namespace ? `${root}/namespaces/${namespace}/${plural}` : `${root}/${plural}`;
+    const list = () => this.objects.list(apiVersion, kind, namespace || undefined, undefined, undefined, undefined, undefined, labelSelector) as never;
+    const inf = makeInformer(this.kc, path, list, labelSelector) as Watched;
+    inf.supervised = supervise(inf, `${kind}${namespace ? ` in ${namespace}` : ''}`, this.options.log);
     return inf;
   }
 
+  private all(): Watched[] {
+    return [...[...this.workloads.values()].flatMap((m) => [...m.values()]), ...this.helpers];
+  }
+
   async start(): Promise<void> {
-    for (const kind of TUNNEL_KINDS) {
-      const inf = this.informer('apps/v1', kind, PLURAL[kind]);
-      const handle = (obj: KubernetesObject): void => this.onWorkloadEvent(kind, obj);
-      inf.on('add', handle);
-      inf.on('update', handle);
-      inf.on('delete', handle);
-      this.workloads.set(kind, inf);
+    for (const ns of this.options.namespaces ?? ['']) {
+      for (const kind of TUNNEL_KINDS) {
+        const inf = this.informer(ns, 'apps/v1', kind, PLURAL[kind]);
+        const handle = (obj: KubernetesObject): void => this.onWorkloadEvent(kind, obj);
+        inf.on('add', handle);
+        inf.on('update', handle);
+        inf.on('delete', handle);
+        if (!this.workloads.has(kind)) this.workloads.set(kind, new Map());
+        this.workloads.get(kind)?.set(ns, inf);
+      }
+      for (const [apiVersion, kind, plural] of [
+        ['v1', 'Pod', 'pods'],
+        ['apps/v1', 'ReplicaSet', 'replicasets'],
+        ['discovery.k8s.io/v1', 'EndpointSlice', 'endpointslices'],
+      ] as const) {
+        const inf = this.informer(ns, apiVersion, kind, plural, SHADOW_LABEL_SELECTOR);
+        const wake = (): void => this.notify();
+        inf.on('add', wake);
+        inf.on('update', wake);
+        inf.on('delete', wake);
+        this.helpers.push(inf);
+      }
     }
-    for (const [apiVersion, kind, plural] of [
-      ['v1', 'Pod', 'pods'],
-      ['apps/v1', 'ReplicaSet', 'replicasets'],
-      ['discovery.k8s.io/v1', 'EndpointSlice', 'endpointslices'],
-    ] as const) {
-      const inf = this.informer(apiVersion, kind, plural, SHADOW_LABEL_SELECTOR);
-      const wake = (): void => this.notify();
-      inf.on('add', wake);
-      inf.on('update', wake);
-      inf.on('delete', wake);
-      this.helpers.push(inf);
-    }
-    await Promise.all([...this.workloads.values(), ...this.helpers].map((i) => i.supervised.start()));
+    await Promise.all(this.all().map((i) => i.supervised.start()));
   }
 
   async stop(): Promise<void> {
-    await Promise.all([...this.workloads.values(), ...this.helpers].map((i) => i.supervised.stop().catch(() => undefined)));
+    await Promise.all(this.all().map((i) => i.supervised.stop().catch(() => undefined)));
     this.notify();
+  }
+
+  /** The informer of this kind that holds objects of this namespace. */
+  private workloadInformer(kind: TunnelKind, namespace: string): Watched | undefined {
+    const byNs = this.workloads.get(kind);
+    return byNs?.get(byNs.has('') ? '' : namespace);
   }
 
   private onWorkloadEvent(kind: TunnelKind, raw: KubernetesObject): void {
@@ -99,7 +111,7 @@ export class ShadowWatch {
   }
 
   private ownsShadow(w: Workload): boolean {
-    const deployments = this.workloads.get('Deployment');
+    const deployments = this.workloadInformer('Deployment', w.metadata.namespace);
     return (deployments?.list(w.metadata.namespace) ?? []).some(
       (d) => isShadowObject(d as never) && (d.metadata?.ownerReferences ?? []).some((o) => o.uid === w.metadata.uid),
     );
@@ -108,17 +120,29 @@ export class ShadowWatch {
   /** The cached workload for a key, or undefined when it is gone. */
   lookup = (key: string): Workload | undefined => {
     const [kind, namespace, name] = key.split('/') as [TunnelKind, string, string];
-    const raw = this.workloads.get(kind)?.get(name, namespace);
+    const raw = this.workloadInformer(kind, namespace)?.get(name, namespace);
     return raw ? this.normalize(kind, raw) : undefined;
   };
 
-  /** Every cached workload the filter keeps (periodic resync). */
-  keys(): string[] {
+  /** Every cached workload the filter keeps (periodic resync), or those of one namespace. */
+  keys(namespace?: string): string[] {
     const out: string[] = [];
-    for (const [kind, inf] of this.workloads) {
-      for (const raw of inf.list()) {
+    for (const [kind, byNs] of this.workloads) {
+      for (const raw of [...byNs.values()].flatMap((inf) => inf.list(namespace))) {
         const w = this.normalize(kind, raw);
         if (w && !isShadowObject(w) && this.options.interesting(w, this.ownsShadow(w))) out.push(`${kind}/${w.metadata.namespace}/${w.metadata.name}`);
+      }
+    }
+    return out;
+  }
+
+  /** Every cached workload, shadows aside, whatever the filter says (the config-stale metric reads them all). */
+  cachedWorkloads(): Workload[] {
+    const out: Workload[] = [];
+    for (const [kind, byNs] of this.workloads) {
+      for (const raw of [...byNs.values()].flatMap((inf) => inf.list())) {
+        const w = this.normalize(kind, raw);
+        if (w && !isShadowObject(w)) out.push(w);
       }
     }
     return out;

@@ -167,7 +167,10 @@ function familiesText(info: ServiceInfo): string {
 function noClusterIP(info: ServiceInfo): { code: SkipCode; text: string } | undefined {
   if (info.headless) return { code: 'headless', text: `${info.name} is headless (clusterIP: None)` };
   if (info.invalidIPs.length > 0 && info.ips[4] === undefined && info.ips[6] === undefined) {
-    return { code: 'invalid-cluster-ip', text: `${info.name} has an unparseable ClusterIP ${JSON.stringify(info.invalidIPs[0])}` };
+    const ip = info.invalidIPs[0] as string;
+    // A zone id ("fe80::1%eth0") has no iptables syntax: such an address can never be matched, only skipped.
+    const why = ip.includes('%') ? 'a ClusterIP with an IPv6 zone id, which iptables cannot match,' : 'an unparseable ClusterIP';
+    return { code: 'invalid-cluster-ip', text: `${info.name} has ${why} ${JSON.stringify(ip.slice(0, 64))}` };
   }
   if (info.ips[4] === undefined && info.ips[6] === undefined) {
     return { code: 'no-cluster-ip', text: `${info.name} has no ClusterIP (type ${info.type})` };

@@ -26,10 +26,12 @@ export function resolvNameservers(text: string): string[] {
  */
 export function buildExclusions(input: { families: readonly Family[]; nameservers: readonly string[]; extra: readonly string[] }): Exclusion[] {
   const out: Exclusion[] = [];
+  // A Set, not a scan of `out`: GW_EXCLUDE_CIDRS may list thousands (linear time).
+  const seen = new Set<string>();
   const add = (raw: string, source: string): void => {
     const c = canonicalCidr(raw);
-    if (!c || !input.families.includes(c.family)) return;
-    if (out.some((e) => e.cidr === c.cidr)) return;
+    if (!c || !input.families.includes(c.family) || seen.has(c.cidr)) return;
+    seen.add(c.cidr);
     out.push({ family: c.family, cidr: c.cidr, source });
   };
   for (const f of input.families) add(IMDS_CIDRS[f], 'imds');

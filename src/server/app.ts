@@ -8,11 +8,16 @@ import { ReviewError, parseAdmissionReview } from '../admission/review.js';
 import { admissionReviewBody } from '../admission/response.js';
 import type { AdmissionRequest } from '../admission/types.js';
 import { findTargetKind } from '../admission/target.js';
+import { clipText } from '../config/index.js';
 import type { EventIntent } from '../kube/objects.js';
+import { DEFAULT_IN_FLIGHT_BYTES, installBodyBudget } from './body-budget.js';
 import type { WebhookMetrics } from './metrics.js';
 
-/** Names are at most 253 characters in a valid object; a forged request must not write more into the logs. */
-const clip = (v: unknown): string => String(v).slice(0, 253);
+/**
+ * Names are at most 253 characters in a valid object; a forged request must not write more into the logs, and a
+ * value that is not a string is named by its type (its toString() is never called).
+ */
+const clip = (v: unknown): string => clipText(v, 253);
 
 export interface AppOptions {
   logger: Logger;
@@ -25,7 +30,11 @@ export interface AppOptions {
   recordEvent?: (intent: EventIntent) => void;
   /** Readiness beyond "not shutting down", e.g. the defaults informer has synced. */
   ready?: () => boolean;
+  /** Why the replica must not be ready even though ready() holds (e.g. its certificate expired); undefined: none. */
+  unreadyReason?: () => string | undefined;
   bodyLimit?: number;
+  /** Bytes of AdmissionReview bodies admitted at once (see body-budget.ts). */
+  inFlightBytes?: number;
 }
 
 export interface WebhookApp {
@@ -58,7 +67,8 @@ export function buildApp(opts: AppOptions): WebhookApp {
   app.setErrorHandler((err: FastifyError, request, reply) => {
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
     if (status === 500) request.log.error({ err: { message: err.message, code: err.code } }, 'request failed');
-    void reply.code(status).type('application/json').send({ error: status === 500 ? 'internal error' : err.message, code: err.code ?? 'ERROR' });
+    // Fastify's messages can quote the body (a JSON syntax error shows where): cut like every caller-sized text.
+    void reply.code(status).type('application/json').send({ error: status === 500 ? 'internal error' : clipText(err.message, 512), code: clipText(err.code ?? 'ERROR', 64) });
   });
   app.setNotFoundHandler((request, reply) => {
     void reply.code(404).send({ error: `no route for ${request.method} ${request.url}` });
@@ -66,13 +76,20 @@ export function buildApp(opts: AppOptions): WebhookApp {
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
-    const ready = !draining && (opts.ready?.() ?? true);
-    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : draining ? 'draining' : 'not ready' });
+    const reason = draining ? undefined : opts.unreadyReason?.();
+    const ready = !draining && reason === undefined && (opts.ready?.() ?? true);
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : draining ? 'draining' : 'not ready', ...(reason ? { reason } : {}) });
   });
   app.get('/metrics', async (_req, reply) => {
     return reply.type(opts.metrics.registry.contentType).send(await opts.metrics.registry.metrics());
   });
 
+  installBodyBudget(app, {
+    path: '/mutate',
+    budgetBytes: opts.inFlightBytes ?? DEFAULT_IN_FLIGHT_BYTES,
+    bodyLimit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    onRefused: () => opts.metrics.admissionBusy.inc(),
+  });
   app.post('/mutate', (request, reply) => admit(request, reply, opts));
 
   return {
@@ -90,7 +107,8 @@ async function admit(request: FastifyRequest, reply: FastifyReply, opts: AppOpti
     req = parseAdmissionReview(request.body);
   } catch (err) {
     if (err instanceof ReviewError) return reply.code(400).send({ error: `invalid AdmissionReview: ${err.message}` });
-    throw err;
+    request.log.error({ err: { message: clipText((err as Error).message, 512) } }, 'review check failed');
+    return reply.code(400).send({ error: 'invalid AdmissionReview' });
   }
   const started = performance.now();
   let outcome: MutationOutcome;
@@ -99,7 +117,7 @@ async function admit(request: FastifyRequest, reply: FastifyReply, opts: AppOpti
   } catch (err) {
     // A bug must not crash the server or answer 500 (the API server would apply failurePolicy silently): deny with
     // a message that points at our logs.
-    request.log.error({ uid: req.uid, err: { message: (err as Error).message, stack: (err as Error).stack } }, 'mutation failed');
+    request.log.error({ uid: req.uid, err: { message: clipText((err as Error).message, 512), stack: (err as Error).stack } }, 'mutation failed');
     outcome = internalError();
   }
   const seconds = (performance.now() - started) / 1000;
@@ -124,5 +142,15 @@ async function admit(request: FastifyRequest, reply: FastifyReply, opts: AppOpti
     },
     'admission',
   );
-  return reply.type('application/json; charset=utf-8').send(admissionReviewBody(req.uid, outcome));
+  return reply.type('application/json; charset=utf-8').send(responseBody(request, req.uid, outcome));
+}
+
+/** The response body; a failure to encode it (a bug) denies like any other internal error, never a 500. */
+function responseBody(request: FastifyRequest, uid: string, outcome: MutationOutcome): string {
+  try {
+    return admissionReviewBody(uid, outcome);
+  } catch (err) {
+    request.log.error({ uid, err: { message: clipText((err as Error).message, 512) } }, 'encoding the response failed');
+    return admissionReviewBody(uid, internalError());
+  }
 }

@@ -5,10 +5,15 @@ export interface WebhookMetrics {
   registry: Registry;
   admissionDuration: Histogram<'kind' | 'result'>;
   admissionRequests: Counter<'kind' | 'result' | 'reason'>;
+  admissionBusy: Counter;
   certificateExpiry: Gauge;
+  certificateRejections: Counter<'reason'>;
+  certificateValid: Gauge;
   defaultsReloads: Counter<'result'>;
   defaultsValid: Gauge;
   eventsDropped: Counter;
+  /** Whether the pair in use is valid now (set by serve; read when /metrics is scraped). */
+  certificateValidNow?: () => boolean;
 }
 
 export function createWebhookMetrics(withProcessMetrics = true): WebhookMetrics {
@@ -29,10 +34,30 @@ export function createWebhookMetrics(withProcessMetrics = true): WebhookMetrics 
       labelNames: ['kind', 'result', 'reason'] as const,
       registers: [registry],
     }),
+    admissionBusy: new Counter({
+      name: 'ghostwire_admission_busy_total',
+      help: 'AdmissionReviews answered 503 before their body was read: the in-flight body budget was used up',
+      registers: [registry],
+    }),
     certificateExpiry: new Gauge({
       name: 'ghostwire_webhook_certificate_expiry_timestamp_seconds',
       help: 'notAfter of the serving certificate currently in use (Unix seconds)',
       registers: [registry],
+    }),
+    certificateRejections: new Counter({
+      name: 'ghostwire_webhook_certificate_rejections_total',
+      help: 'Serving certificate pairs not put in service, by reason (unusable, expired, not-yet-valid); at start-up or on reload',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
+    certificateValid: new Gauge({
+      name: 'ghostwire_webhook_certificate_valid',
+      help: '1 while the serving certificate in use is within its validity period, 0 otherwise (the replica is then not ready)',
+      registers: [registry],
+      collect() {
+        // Read at scrape time: a certificate expires without any event.
+        if (metrics.certificateValidNow) this.set(metrics.certificateValidNow() ? 1 : 0);
+      },
     }),
     defaultsReloads: new Counter({
       name: 'ghostwire_defaults_reloads_total',

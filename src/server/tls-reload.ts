@@ -1,9 +1,12 @@
 // Serving certificate hot reload: new handshakes get the new pair, established connections are untouched.
-// Files are polled (stat), which follows the symlink swaps Kubernetes uses for Secret volumes.
+// Files are polled (stat), which follows the symlink swaps Kubernetes uses for Secret volumes. A pair that is not
+// usable now (key and certificate do not match, expired, not valid yet) is rejected: the current pair keeps serving,
+// the rejection is logged once per state of the files and counted, and readiness reports a current pair that is
+// not (or no longer) within its validity period.
 import { readFileSync, statSync } from 'node:fs';
 import { createSecureContext, type Server as TlsServer } from 'node:tls';
 import type { Logger } from '../log.js';
-import { certificateNotAfter } from '../tls/certs.js';
+import { certificateValidity as validityOf } from '../tls/certs.js';
 
 export interface TlsFiles {
   certFile: string;
@@ -13,7 +16,20 @@ export interface TlsFiles {
 export interface TlsPair {
   cert: string;
   key: string;
+  notBefore: Date;
   notAfter: Date;
+}
+
+/** Why a pair is not served: its key does not match, or the time is outside its validity period. */
+export type RejectionReason = 'unusable' | 'expired' | 'not-yet-valid';
+
+export class TlsPairError extends Error {
+  constructor(
+    message: string,
+    readonly reason: RejectionReason,
+  ) {
+    super(message);
+  }
 }
 
 /** Reads and checks a pair; throws with the file names if the key does not match the certificate. */
@@ -23,9 +39,27 @@ export function loadTlsPair(files: TlsFiles): TlsPair {
   try {
     createSecureContext({ cert, key });
   } catch (err) {
-    throw new Error(`TLS pair ${files.certFile} / ${files.keyFile} is unusable: ${(err as Error).message}`);
+    throw new TlsPairError(`TLS pair ${files.certFile} / ${files.keyFile} is unusable: ${(err as Error).message}`, 'unusable');
   }
-  return { cert, key, notAfter: certificateNotAfter(cert) };
+  return { cert, key, ...validityOf(cert) };
+}
+
+/** 'valid', or why the pair must not be served at `now`. */
+export function pairValidity(pair: Pick<TlsPair, 'notBefore' | 'notAfter'>, now: Date = new Date()): 'valid' | 'expired' | 'not-yet-valid' {
+  if (now.getTime() > pair.notAfter.getTime()) return 'expired';
+  if (now.getTime() < pair.notBefore.getTime()) return 'not-yet-valid';
+  return 'valid';
+}
+
+/** A pair that is usable and valid now; throws TlsPairError naming the files and the validity period otherwise. */
+export function loadValidTlsPair(files: TlsFiles, now: Date = new Date()): TlsPair {
+  const pair = loadTlsPair(files);
+  const validity = pairValidity(pair, now);
+  if (validity !== 'valid') {
+    const period = `valid from ${pair.notBefore.toISOString()} to ${pair.notAfter.toISOString()}`;
+    throw new TlsPairError(`TLS certificate ${files.certFile} is ${validity === 'expired' ? 'expired' : 'not valid yet'} (${period})`, validity);
+  }
+  return pair;
 }
 
 function fingerprint(files: TlsFiles): string {
@@ -40,15 +74,16 @@ export interface TlsReloader {
   check: () => boolean;
 }
 
-export function watchTls(
-  server: TlsServer,
-  files: TlsFiles,
-  log: Logger,
-  onLoaded: (pair: TlsPair) => void,
-  intervalMs = 2000,
-): TlsReloader {
+export interface TlsReloadHooks {
+  onLoaded: (pair: TlsPair) => void;
+  /** Called once per state of the files that holds a pair that is not served. */
+  onRejected?: (reason: RejectionReason) => void;
+  now?: () => Date;
+}
+
+export function watchTls(server: TlsServer, files: TlsFiles, log: Logger, hooks: TlsReloadHooks, intervalMs = 2000): TlsReloader {
   let last = '';
-  // A broken pair is reported once per state of the files, not on every tick.
+  // A rejected pair is reported once per state of the files, not on every tick.
   let reported = '';
   try {
     last = fingerprint(files);
@@ -65,15 +100,19 @@ export function watchTls(
     }
     if (current === last) return false;
     try {
-      const pair = loadTlsPair(files);
+      const pair = loadValidTlsPair(files, hooks.now?.() ?? new Date());
       server.setSecureContext({ cert: pair.cert, key: pair.key, minVersion: 'TLSv1.2' });
       last = current;
-      onLoaded(pair);
-      log.info({ notAfter: pair.notAfter.toISOString() }, 'serving certificate reloaded');
+      hooks.onLoaded(pair);
+      log.info({ notBefore: pair.notBefore.toISOString(), notAfter: pair.notAfter.toISOString() }, 'serving certificate reloaded');
       return true;
     } catch (err) {
       // Typically the certificate was written before its key: retry on the next tick, keep serving the old pair.
-      if (reported !== current) log.warn({ err: { message: (err as Error).message } }, 'new serving certificate rejected; keeping the current pair');
+      if (reported !== current) {
+        const reason = err instanceof TlsPairError ? err.reason : 'unusable';
+        log.warn({ reason, err: { message: (err as Error).message } }, 'new serving certificate rejected; keeping the current pair');
+        hooks.onRejected?.(reason);
+      }
       reported = current;
       return false;
     }

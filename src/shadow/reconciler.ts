@@ -5,19 +5,16 @@ import { formatFieldErrors } from '../config/errors.js';
 import { ANNOTATION_PREFIX, TUNNEL_STATUS_ANNOTATION } from '../config/options.js';
 import { type Resolved, resolveConfig } from '../config/resolve.js';
 import { formatDuration } from '../config/validate.js';
-import { eventObject } from '../kube/event.js';
 import { type ObjectRef, refKey } from '../kube/objects.js';
 import { sleep } from '../util/sleep.js';
 import {
   AbortedError,
   type ApiObject,
   type Clock,
-  EVENT_COMPONENT,
   EVENT_REASONS,
   PermanentError,
   type ShadowApi,
   type ShadowLog,
-  StatusWriteError,
   type Workload,
   errorMessage,
   isShadowObject,
@@ -33,7 +30,9 @@ import { type ShadowPlan, ShadowRenderError, planShadow } from './manifests.js';
 import { refOf, shadowObjectRefs } from './object-refs.js';
 import { collectContainerPorts } from './ports.js';
 import { evaluateReadiness } from './readiness.js';
-import { type ShadowPhase, type ShadowStatus, formatStatus, parseStatus } from './status.js';
+import type { ScopeVerdict } from './scope.js';
+import { type ShadowStatus, parseStatus } from './status.js';
+import { StatusWriter } from './status-writer.js';
 import { type WireGuardKeyPair, generateWireGuardKeyPair } from './wireguard.js';
 
 export interface ReconcilerOptions {
@@ -47,6 +46,8 @@ export interface ReconcilerOptions {
   keygen?: () => WireGuardKeyPair;
   /** reportingInstance of events (the pod name). */
   instance?: string;
+  /** Where the controller may act (see scope.ts); undefined: everywhere (tests). */
+  scope?: (namespace: string) => ScopeVerdict;
 }
 
 export type ReconcileOutcome =
@@ -78,6 +79,7 @@ export class ShadowReconciler {
   private readonly clock: Clock;
   private readonly waitForChange: (ms: number, signal?: AbortSignal) => Promise<void>;
   private readonly keygen: () => WireGuardKeyPair;
+  private readonly status: StatusWriter;
   /**
    * Objects created by attempts that were abandoned (the workload's inputs changed mid-attempt), by workload uid. The
    * next attempt takes them over as its own: a failure removes them too, instead of treating them as pre-existing.
@@ -90,10 +92,14 @@ export class ShadowReconciler {
     this.clock = options.clock ?? systemClock;
     this.waitForChange = options.waitForChange ?? abortableWait;
     this.keygen = options.keygen ?? generateWireGuardKeyPair;
+    this.status = new StatusWriter({ api: this.api, log: this.log, clock: this.clock, instance: options.instance });
   }
 
   /** One reconcile. Throws StatusWriteError (and only that kind of error) when the status could not be written. */
   async reconcile(cached: Workload, signal?: AbortSignal): Promise<ReconcileOutcome> {
+    // Outside the scope nothing is read or written, however much the credentials allow.
+    const verdict = this.options.scope?.(cached.metadata.namespace) ?? { inScope: true };
+    if (!verdict.inScope && !verdict.loud) return { state: 'Skipped', reason: verdict.reason };
     const w = await this.readLive(cached);
     if ('state' in w) return w;
     const resolved = resolveConfig(this.options.defaults, [w.metadata.annotations, w.spec?.template?.metadata?.annotations]);
@@ -102,6 +108,7 @@ export class ShadowReconciler {
       return this.teardown(w);
     }
     const previous = parseStatus(w.metadata.annotations?.[TUNNEL_STATUS_ANNOTATION]);
+    if (!verdict.inScope) return this.refuse(w, previous, verdict.reason);
     const plan = await this.plan(w, resolved, previous);
     if ('state' in plan) return plan;
     return this.attempt(w, plan, resolved.config.tunnelTimeoutMs, previous, signal);
@@ -150,7 +157,7 @@ export class ShadowReconciler {
         this.abandoned.delete(w.metadata.uid);
         if (cleanupErrors.length > 0) reason += `; cleanup incomplete: ${cleanupErrors.join('; ')}`;
       }
-      await this.setStatus(w, previous, { phase: 'Failed', reason });
+      await this.status.set(w, previous, { phase: 'Failed', reason });
       return { state: 'Failed', reason, retry: false };
     }
   }
@@ -160,7 +167,7 @@ export class ShadowReconciler {
     const base: ShadowStatus = { phase: 'Pending', mode: plan.mode, endpoint: plan.identity.host, hash: plan.hash };
     let current = previous;
     if (!(previous?.phase === 'Ready' && previous.hash === plan.hash)) {
-      await this.setStatus(w, current, { ...base, phase: 'Pending', reason: 'applying shadow objects' });
+      await this.status.set(w, current, { ...base, phase: 'Pending', reason: 'applying shadow objects' });
       current = { ...base, phase: 'Pending' };
     }
     const attempt: Attempt = { created: [...(this.abandoned.get(w.metadata.uid) ?? [])] };
@@ -170,7 +177,7 @@ export class ShadowReconciler {
       await this.waitReady(plan, timeoutMs, signal, async (waitingFor) => {
         // Ready before, not ready now (a pod died, an endpoint went away): say so while waiting.
         if (current?.phase === 'Ready') {
-          await this.setStatus(w, current, { ...base, phase: 'Pending', reason: `waiting for ${waitingFor.join('; ')}` });
+          await this.status.set(w, current, { ...base, phase: 'Pending', reason: `waiting for ${waitingFor.join('; ')}` });
           current = { ...base, phase: 'Pending' };
         }
       });
@@ -186,11 +193,11 @@ export class ShadowReconciler {
       if (cleanupErrors.length > 0) reason += `; cleanup incomplete: ${cleanupErrors.join('; ')}`;
       const retry = !(err instanceof PermanentError);
       this.log.warn({ workload: workloadKey(w), retry, removed: attempt.created.map((c) => refKey(c.ref)) }, `shadow attempt failed: ${reason}`);
-      await this.setStatus(w, current, { ...base, phase: 'Failed', reason });
+      await this.status.set(w, current, { ...base, phase: 'Failed', reason });
       return { state: 'Failed', reason, retry };
     }
     this.abandoned.delete(w.metadata.uid);
-    await this.setStatus(w, current, { ...base, phase: 'Ready' });
+    await this.status.set(w, current, { ...base, phase: 'Ready' });
     return { state: 'Ready', endpoint: plan.identity.host };
   }
 
@@ -319,13 +326,36 @@ export class ShadowReconciler {
   private async teardown(w: Workload): Promise<ReconcileOutcome> {
     const annotations = w.metadata.annotations ?? {};
     const previous = parseStatus(annotations[TUNNEL_STATUS_ANNOTATION]);
+    const deleted = await this.removeOwned(w);
+    if (annotations[TUNNEL_STATUS_ANNOTATION] !== undefined) await this.status.write(w, null);
+    // Without an identity nothing can have been created under it; only a stale status may have remained.
+    if (deleted === undefined) return { state: 'Removed', deleted: [] };
+    if (deleted.length > 0 || previous) {
+      this.log.info({ workload: workloadKey(w), deleted }, 'shadow removed: tunnel turned off');
+      await this.status.event(w, 'Normal', EVENT_REASONS.Removed, `Tunnel turned off; removed ${deleted.length} shadow object(s)`);
+    }
+    return { state: 'Removed', deleted };
+  }
+
+  /**
+   * The namespace is served but has not opted in: no shadow. What this workload owns there goes away (an opt-in
+   * taken back takes the exposure with it), and the status and a Warning Event say why.
+   */
+  private async refuse(w: Workload, previous: ShadowStatus | undefined, reason: string): Promise<ReconcileOutcome> {
+    this.abandoned.delete(w.metadata.uid);
+    const deleted = (await this.removeOwned(w)) ?? [];
+    this.log.warn({ workload: workloadKey(w), deleted }, `no shadow: ${reason}`);
+    await this.status.set(w, previous, { phase: 'Failed', reason });
+    return { state: 'Skipped', reason };
+  }
+
+  /** Delete every shadow object this workload owns, each by its uid: what was deleted; undefined: no identity. */
+  private async removeOwned(w: Workload): Promise<string[] | undefined> {
     let identity: ShadowIdentity;
     try {
       identity = shadowIdentity(w.metadata.name, w.metadata.namespace, this.options.defaults.network);
     } catch {
-      // Without an identity nothing can have been created under it; only a stale status may remain.
-      if (annotations[TUNNEL_STATUS_ANNOTATION] !== undefined) await this.writeStatus(w, null);
-      return { state: 'Removed', deleted: [] };
+      return undefined;
     }
     const deleted: string[] = [];
     for (const ref of shadowObjectRefs(identity)) {
@@ -336,51 +366,6 @@ export class ShadowReconciler {
         deleted.push(refKey(ref));
       }
     }
-    if (annotations[TUNNEL_STATUS_ANNOTATION] !== undefined) await this.writeStatus(w, null);
-    if (deleted.length > 0 || previous) {
-      this.log.info({ workload: workloadKey(w), deleted }, 'shadow removed: tunnel turned off');
-      await this.event(w, 'Normal', EVENT_REASONS.Removed, `Tunnel turned off; removed ${deleted.length} shadow object(s)`);
-    }
-    return { state: 'Removed', deleted };
+    return deleted;
   }
-
-  /** Write the status when it changed; record an Event on each phase transition. Throws StatusWriteError. */
-  private async setStatus(w: Workload, previous: ShadowStatus | undefined, next: ShadowStatus): Promise<void> {
-    const value = formatStatus(next);
-    if (w.metadata.annotations?.[TUNNEL_STATUS_ANNOTATION] === value) return;
-    await this.writeStatus(w, value);
-    if (previous?.phase !== next.phase) {
-      const message =
-        next.phase === 'Ready'
-          ? `Shadow tunnel ready at ${next.endpoint ?? '?'} (${next.mode ?? '?'})`
-          : next.phase === 'Pending'
-            ? `Creating the shadow tunnel for ${next.endpoint ?? '?'} (${next.mode ?? '?'})`
-            : `Shadow tunnel failed: ${next.reason ?? 'unknown reason'}`;
-      await this.event(w, next.phase === 'Failed' ? 'Warning' : 'Normal', EVENT_REASONS[next.phase as ShadowPhase], message);
-    }
-  }
-
-  private async writeStatus(w: Workload, value: string | null): Promise<void> {
-    try {
-      await this.api.patchAnnotations(workloadRef(w), { [TUNNEL_STATUS_ANNOTATION]: value });
-    } catch (err) {
-      throw new StatusWriteError(`cannot write ${TUNNEL_STATUS_ANNOTATION} on ${w.kind} ${w.metadata.namespace}/${w.metadata.name}: ${errorMessage(err)}`);
-    }
-    // Keep the in-memory copy in step, so a later write in the same reconcile compares against what is stored.
-    const annotations = { ...(w.metadata.annotations ?? {}) };
-    if (value === null) delete annotations[TUNNEL_STATUS_ANNOTATION];
-    else annotations[TUNNEL_STATUS_ANNOTATION] = value;
-    w.metadata.annotations = annotations;
-  }
-
-  /** Events are best effort (as everywhere in Kubernetes): a failure is logged, the status remains the record. */
-  private async event(w: Workload, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
-    const reporter = { component: EVENT_COMPONENT, instance: this.options.instance ?? 'ghostwire-shadow' };
-    try {
-      await this.api.createEvent(eventObject({ type, reason, message, regarding: ownerOf(w) }, reporter, new Date(this.clock.now())));
-    } catch (err) {
-      this.log.warn({ workload: workloadKey(w), reason }, `cannot record event: ${errorMessage(err)}`);
-    }
-  }
-
 }

@@ -102,3 +102,9 @@ export function validateSans(ips: string[], dnsNames: string[]): string[] {
 export function certificateNotAfter(certPem: string): Date {
   return new Date(new X509Certificate(certPem).validTo);
 }
+
+/** The validity period of a PEM certificate. */
+export function certificateValidity(certPem: string): { notBefore: Date; notAfter: Date } {
+  const x509 = new X509Certificate(certPem);
+  return { notBefore: new Date(x509.validFrom), notAfter: new Date(x509.validTo) };
+}

@@ -1,22 +1,34 @@
 // A real control plane on 127.0.0.1 for end-to-end tests: etcd, kube-apiserver and kube-controller-manager built
-// from the Go module proxy by test/e2e/tools/build-tools.sh (cached outside the repo). No kubelet: pods stay
-// Pending unless a test sets their status. Everything is torn down by stop(), and killed on process exit.
+// from the Go module proxy by test/e2e/tools/build-tools.sh (cached outside the repo). The Kubernetes release is
+// test/e2e/tools/versions.env's K8S_VERSION, or GHOSTWIRE_K8S_VERSION (e.g. v1.35.4, the oldest supported). No
+// kubelet: pods stay Pending unless a test sets their status (markPodReady). startRollouts() adds the real Argo
+// Rollouts controller. Everything is torn down by stop(), and killed on process exit.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, createWriteStream } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, createWriteStream } from 'node:fs';
 import { createServer } from 'node:net';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateCA, generateServing } from '../../src/tls/certs.js';
 import { repoPath } from '../helpers/paths.js';
+import { readToolsEnv, selectedK8sVersion, toolsEnvFile } from '../helpers/tools.js';
 
+/** The variables build-tools.sh exports in $GHOSTWIRE_TOOLS_CACHE/env-<k8s version>.sh. */
 export interface Tools {
   KUBE_APISERVER: string;
   KUBE_CONTROLLER_MANAGER: string;
   KUBECTL: string;
   ETCD: string;
+  /** Helm 4, the default helm of the tests. */
   HELM: string;
+  HELM3: string;
+  HELM4: string;
+  ROLLOUTS_CONTROLLER: string;
+  /** Directory of the Argo Rollouts CRDs (*-crd.yaml) of the same release as the controller. */
+  ROLLOUTS_CRDS: string;
 }
+
+const TOOL_NAMES = ['KUBE_APISERVER', 'KUBE_CONTROLLER_MANAGER', 'KUBECTL', 'ETCD', 'HELM', 'HELM3', 'HELM4', 'ROLLOUTS_CONTROLLER', 'ROLLOUTS_CRDS'] as const;
 
 export interface RunResult {
   code: number;
@@ -30,41 +42,39 @@ export interface ControlPlane {
   caPem: string;
   dir: string;
   kubeconfigPath: string;
+  /** The Kubernetes release the API server reports (/version gitVersion), e.g. v1.37.2. */
+  version: string;
   tools: Tools;
+  /** Process ids of the control plane's own processes (for measuring their CPU and memory). */
+  pids: { etcd: number; apiserver: number };
   kubectl: (args: string[], opts?: { input?: string; allowFail?: boolean }) => Promise<RunResult>;
-  helm: (args: string[], opts?: { allowFail?: boolean }) => Promise<RunResult>;
+  /** helm with this cluster's kubeconfig: Helm 4 unless `major: 3`. */
+  helm: (args: string[], opts?: { allowFail?: boolean; major?: 3 | 4 }) => Promise<RunResult>;
   /** Raw API call with the admin token (for status subresources and things kubectl makes awkward). */
   api: (method: string, path: string, body?: unknown, contentType?: string) => Promise<{ status: number; body: any }>;
   logs: () => string;
   stop: () => Promise<void>;
 }
 
-const cacheDir = () => process.env.GHOSTWIRE_TOOLS_CACHE ?? join(homedir(), '.cache', 'ghostwire-tools');
-
-function readToolsEnv(): Partial<Tools> {
-  const file = join(cacheDir(), 'env.sh');
-  const out: Record<string, string> = {};
-  if (existsSync(file)) {
-    for (const line of readFileSync(file, 'utf8').split('\n')) {
-      const m = /^export ([A-Z_]+)=(.*)$/.exec(line.trim());
-      if (m) out[m[1] as string] = (m[2] as string).replace(/^"|"$/g, '');
-    }
+/**
+ * The cached tools for a Kubernetes release (default: the selected one), building them on first use (a cold build
+ * takes several minutes and prints progress).
+ */
+export function ensureTools(version = selectedK8sVersion()): Tools {
+  const file = toolsEnvFile(version);
+  const complete = (t: Record<string, string>) => TOOL_NAMES.every((n) => t[n] && existsSync(t[n] as string));
+  let tools = readToolsEnv(file);
+  if (!complete(tools)) {
+    process.stderr.write(`[e2e] tools for Kubernetes ${version} not cached yet: running test/e2e/tools/build-tools.sh\n`);
+    const r = spawnSync('bash', [repoPath('test', 'e2e', 'tools', 'build-tools.sh')], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+      env: { ...process.env, GHOSTWIRE_K8S_VERSION: version },
+    });
+    if (r.status !== 0) throw new Error(`test/e2e/tools/build-tools.sh failed (exit ${r.status}) for Kubernetes ${version}`);
+    tools = readToolsEnv(file);
   }
-  return out as Partial<Tools>;
-}
-
-/** The cached tools, building them on first use (a cold build takes several minutes and prints progress). */
-export function ensureTools(): Tools {
-  const names = ['KUBE_APISERVER', 'KUBE_CONTROLLER_MANAGER', 'KUBECTL', 'ETCD', 'HELM'] as const;
-  let tools = readToolsEnv();
-  if (!names.every((n) => tools[n] && existsSync(tools[n] as string))) {
-    process.stderr.write('[e2e] control-plane tools not cached yet: running test/e2e/tools/build-tools.sh\n');
-    const r = spawnSync('bash', [repoPath('test', 'e2e', 'tools', 'build-tools.sh')], { stdio: ['ignore', 'inherit', 'inherit'] });
-    if (r.status !== 0) throw new Error(`test/e2e/tools/build-tools.sh failed (exit ${r.status})`);
-    tools = readToolsEnv();
-  }
-  for (const n of names) if (!tools[n] || !existsSync(tools[n] as string)) throw new Error(`e2e tool ${n} missing after build (${cacheDir()}/env.sh)`);
-  return tools as Tools;
+  for (const n of TOOL_NAMES) if (!tools[n] || !existsSync(tools[n] as string)) throw new Error(`e2e tool ${n} missing after build (${file})`);
+  return tools as unknown as Tools;
 }
 
 export function freePort(): Promise<number> {
@@ -169,10 +179,13 @@ export interface ControlPlaneOptions {
    * request a service-account token makes. The log is `${dir}/audit.log`, one JSON event per line.
    */
   auditRules?: Array<Record<string, unknown>>;
+  /** Extra kube-apiserver flags, e.g. --egress-selector-config-file (pod-proxy.ts routes the pod proxy with it). */
+  apiServerArgs?: string[];
 }
 
 export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
-  const tools = ensureTools();
+  const expectedVersion = selectedK8sVersion();
+  const tools = ensureTools(expectedVersion);
   const dir = mkdtempSync(join(tmpdir(), 'gw-e2e-'));
   const children: ChildProcess[] = [];
   const logFiles: string[] = [];
@@ -248,10 +261,14 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
         `--service-account-signing-key-file=${saKey}`, '--service-cluster-ip-range=10.96.0.0/16', '--allow-privileged=true',
         // Audit annotations from the webhook land in this log (scenario checks read it).
         `--audit-log-path=${join(dir, 'audit.log')}`, `--audit-policy-file=${f('audit-policy.yaml', `apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n${(opts.auditRules ?? []).map((r) => `- ${JSON.stringify(r)}\n`).join('')}- level: Metadata\n  verbs: ["create", "update", "patch"]\n- level: None\n`)}`,
+        ...(opts.apiServerArgs ?? []),
       ], apiLog),
     );
     const api = (method: string, path: string, body?: unknown, contentType?: string) => httpsJson(server, token, ca.certPem, method, path, body, contentType);
     await waitFor('kube-apiserver /readyz', 120_000, async () => (await api('GET', '/readyz')).status === 200, 250);
+    // The suite says which release it proved: the binaries must be the one GHOSTWIRE_K8S_VERSION selected.
+    const version = String((await api('GET', '/version')).body?.gitVersion);
+    if (version !== expectedVersion) throw new Error(`kube-apiserver reports ${version.slice(0, 40)}, expected ${expectedVersion} (${tools.KUBE_APISERVER})`);
 
     if (opts.controllerManager !== false) {
       const cmLog = join(dir, 'controller-manager.log');
@@ -264,7 +281,7 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       );
       await waitFor('ServiceAccount default/default', 60_000, async () => (await api('GET', '/api/v1/namespaces/default/serviceaccounts/default')).status === 200);
     }
-    process.stderr.write(`[e2e] control plane ready in ${Date.now() - started} ms (${server})\n`);
+    process.stderr.write(`[e2e] control plane ${version} ready in ${Date.now() - started} ms (${server})\n`);
     const env = { ...process.env, KUBECONFIG: kubeconfigPath };
     return {
       server,
@@ -272,9 +289,11 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       caPem: ca.certPem,
       dir,
       kubeconfigPath,
+      version,
       tools,
+      pids: { etcd: children[0]?.pid as number, apiserver: children[1]?.pid as number },
       kubectl: (args, o = {}) => run(tools.KUBECTL, args, { ...o, env }),
-      helm: (args, o = {}) => run(tools.HELM, args, { ...o, env }),
+      helm: (args, { major = 4, ...o } = {}) => run(major === 3 ? tools.HELM3 : tools.HELM4, args, { ...o, env }),
       api,
       logs: () => logFiles.map((p) => `--- ${p}\n${existsSync(p) ? readFileSync(p, 'utf8').split('\n').slice(-30).join('\n') : ''}`).join('\n'),
       stop,
@@ -284,4 +303,164 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     await stop();
     throw new Error(`${(err as Error).message}\n${tail}`);
   }
+}
+
+// ------------------------------------------------------------------------------------------- pods without a kubelet
+
+export interface PodReadyOptions {
+  /** status.podIP (and podIPs) to report; unset by default (no network exists for these pods). */
+  podIP?: string;
+}
+
+/**
+ * Plays kubelet for one pod: phase Running, PodScheduled/Initialized/ContainersReady/Ready True and a running,
+ * ready status for every container, written through the status subresource. The ReplicaSet controller then counts
+ * the pod as ready and available (minReadySeconds 0), which is what Deployments and Argo Rollouts wait for.
+ */
+export async function markPodReady(cp: ControlPlane, namespace: string, name: string, opts: PodReadyOptions = {}): Promise<void> {
+  const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}`;
+  const pod = await cp.api('GET', path);
+  if (pod.status !== 200) throw new Error(`GET pod ${namespace}/${name}: HTTP ${pod.status} ${JSON.stringify(pod.body).slice(0, 200)}`);
+  const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  const running = (c: { name: string; image: string }) => ({
+    name: c.name, image: c.image, imageID: '', ready: true, started: true, restartCount: 0, state: { running: { startedAt: now } },
+  });
+  const status: Record<string, unknown> = {
+    phase: 'Running',
+    startTime: now,
+    conditions: ['PodScheduled', 'Initialized', 'ContainersReady', 'Ready'].map((type) => ({ type, status: 'True', lastTransitionTime: now })),
+    containerStatuses: (pod.body.spec.containers as Array<{ name: string; image: string }>).map(running),
+  };
+  if (opts.podIP) Object.assign(status, { podIP: opts.podIP, podIPs: [{ ip: opts.podIP }] });
+  const r = await cp.api('PATCH', `${path}/status`, { status }, 'application/merge-patch+json');
+  if (r.status !== 200) throw new Error(`marking pod ${namespace}/${name} Ready: HTTP ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
+}
+
+const isReady = (pod: any) => (pod.status?.conditions ?? []).some((c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True');
+
+/** markPodReady for every pod matching the label selector that is not Ready yet (and not being deleted); returns their names. */
+export async function markPodsReady(cp: ControlPlane, namespace: string, selector: string): Promise<string[]> {
+  const list = await cp.api('GET', `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods?labelSelector=${encodeURIComponent(selector)}`);
+  if (list.status !== 200) throw new Error(`listing pods ${namespace} ${selector}: HTTP ${list.status}`);
+  const names: string[] = [];
+  for (const pod of list.body.items) {
+    if (isReady(pod) || pod.metadata.deletionTimestamp) continue;
+    await markPodReady(cp, namespace, pod.metadata.name);
+    names.push(pod.metadata.name);
+  }
+  return names;
+}
+
+// ------------------------------------------------------------------------------------------------- Argo Rollouts
+
+export interface RolloutsController {
+  /** The controller's log file (JSON lines at --loglevel info). */
+  logFile: string;
+  logs: () => string;
+  /** The Rollout as stored. */
+  get: (namespace: string, name: string) => Promise<any>;
+  /** Polls the Rollout until `done(rollout)` is truthy; returns that rollout. The error names `what` and the last status. */
+  waitFor: (namespace: string, name: string, what: string, done: (rollout: any) => boolean, timeoutMs?: number) => Promise<any>;
+  /**
+   * What `kubectl argo rollouts promote` does without --full: clears status.pauseConditions through the status
+   * subresource and sets spec.paused=false when it is set.
+   */
+  promote: (namespace: string, name: string) => Promise<void>;
+  /** Marks matching pods Ready (markPodsReady) every intervalMs until the returned function or stop() is called. */
+  keepPodsReady: (namespace: string, selector: string, intervalMs?: number) => () => void;
+  stop: () => Promise<void>;
+}
+
+/**
+ * Runs the real Argo Rollouts controller (test/e2e/tools builds it) out of cluster against the control plane, with the
+ * admin kubeconfig. Its CRDs are installed with `kubectl create` (apply would store a last-applied annotation over
+ * the 256 KiB limit) unless already present. The controller listens on 0.0.0.0 for healthz and metrics (it has no
+ * bind-address flag), on free ports. Stop it with stop() before cp.stop().
+ */
+export async function startRollouts(cp: ControlPlane): Promise<RolloutsController> {
+  const crds = readdirSync(cp.tools.ROLLOUTS_CRDS).filter((f) => f.endsWith('-crd.yaml')).sort();
+  if (!crds.includes('rollout-crd.yaml')) throw new Error(`no rollout-crd.yaml in ${cp.tools.ROLLOUTS_CRDS}`);
+  for (const f of crds) {
+    const r = await cp.kubectl(['create', '-f', join(cp.tools.ROLLOUTS_CRDS, f)], { allowFail: true });
+    if (r.code !== 0 && !/AlreadyExists|already exists/.test(r.stderr)) throw new Error(`kubectl create -f ${f}: ${r.stderr.trim()}`);
+  }
+  // Polled here: `kubectl wait --for=condition=Established` fails at once ("accessor error") while a just-created
+  // CRD has no status.conditions yet, which these large CRDs sometimes show for a moment.
+  for (const crd of ['rollouts', 'analysisruns', 'analysistemplates', 'clusteranalysistemplates', 'experiments']) {
+    await waitFor(`CRD ${crd}.argoproj.io Established`, 60_000, async () => {
+      const r = await cp.api('GET', `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${crd}.argoproj.io`);
+      return r.status === 200 && (r.body.status?.conditions ?? []).some((c: { type: string; status: string }) => c.type === 'Established' && c.status === 'True');
+    }, 200);
+  }
+
+  const [healthz, metrics] = [await freePort(), await freePort()];
+  const logFile = join(cp.dir, `rollouts-controller-${healthz}.log`);
+  const child = startProcess(cp.tools.ROLLOUTS_CONTROLLER, [
+    `--kubeconfig=${cp.kubeconfigPath}`, '--leader-elect=false', `--healthzPort=${healthz}`, `--metricsPort=${metrics}`,
+    '--loglevel=info', '--logformat=json',
+  ], logFile);
+  const logs = () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : '');
+  const loops = new Set<NodeJS.Timeout>();
+  const stop = async () => {
+    for (const l of loops) clearInterval(l);
+    loops.clear();
+    await stopProcess(child);
+  };
+  try {
+    await waitFor('rollouts-controller /healthz', 60_000, async () => {
+      if (child.exitCode !== null) throw new Error(`rollouts-controller exited ${child.exitCode}: ${logs().split('\n').slice(-10).join('\n')}`);
+      return (await fetch(`http://127.0.0.1:${healthz}/healthz`)).ok;
+    }, 250);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  const path = (ns: string, name: string) => `/apis/argoproj.io/v1alpha1/namespaces/${encodeURIComponent(ns)}/rollouts/${encodeURIComponent(name)}`;
+  const get = async (ns: string, name: string) => {
+    const r = await cp.api('GET', path(ns, name));
+    if (r.status !== 200) throw new Error(`GET rollout ${ns}/${name}: HTTP ${r.status}`);
+    return r.body;
+  };
+  return {
+    logFile,
+    logs,
+    get,
+    waitFor: async (ns, name, what, done, timeoutMs = 60_000) => {
+      let last: any;
+      try {
+        return await waitFor(`rollout ${ns}/${name}: ${what}`, timeoutMs, async () => {
+          last = await get(ns, name);
+          return done(last) ? last : undefined;
+        }, 250);
+      } catch (err) {
+        throw new Error(`${(err as Error).message}; last status: ${JSON.stringify(last?.status ?? null).slice(0, 600)}`);
+      }
+    },
+    promote: async (ns, name) => {
+      const ro = await get(ns, name);
+      if ((ro.status?.pauseConditions ?? []).length > 0) {
+        const r = await cp.api('PATCH', `${path(ns, name)}/status`, { status: { pauseConditions: null } }, 'application/merge-patch+json');
+        if (r.status !== 200) throw new Error(`promote ${ns}/${name} (status): HTTP ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
+      }
+      if (ro.spec?.paused) {
+        const r = await cp.api('PATCH', path(ns, name), { spec: { paused: false } }, 'application/merge-patch+json');
+        if (r.status !== 200) throw new Error(`promote ${ns}/${name} (spec): HTTP ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
+      }
+    },
+    keepPodsReady: (ns, selector, intervalMs = 250) => {
+      let busy = false;
+      const loop = setInterval(() => {
+        if (busy) return;
+        busy = true;
+        // A pod may vanish between list and patch (scale-down): the next round sees the new state.
+        markPodsReady(cp, ns, selector).catch(() => undefined).finally(() => (busy = false));
+      }, intervalMs);
+      loops.add(loop);
+      return () => {
+        clearInterval(loop);
+        loops.delete(loop);
+      };
+    },
+    stop,
+  };
 }

@@ -3,7 +3,7 @@
 // the pod's network namespace keep asking "who are you?" over long-lived TCP connections, new TCP connections and a
 // UDP flow per destination. An oracle (test/helpers/route-oracle.ts) computes for every answer which backend should
 // have answered once the last change settled (300 ms after a flip, 1 s after a Service change); any other answer
-// fails the test, with the seed to reproduce it (GW_SEED=<seed>).
+// fails the test, with the seed to reproduce it (ROUTE_TRUTH_SEED=<seed>).
 //
 //   control plane  etcd + kube-apiserver (test/e2e/harness.ts). Services get their ClusterIPs from the API server.
 //   pod            a bare Pod (no kubelet) whose role label the test flips; init and the watcher run in a network
@@ -13,23 +13,16 @@
 //                  stale route answers wrongly instead of failing.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { stringify } from 'yaml';
-import { CLI, repoPath } from '../helpers/paths.js';
-import { createNetns, runtimeSkipReason, waitForLine, type Netns } from '../helpers/netns.js';
 import { type Answer, type Change, type Preview, type WorldState, judge, prng } from '../helpers/route-oracle.js';
 import { type ControlPlane, startControlPlane, waitFor } from './harness.js';
+import { routeSkipReason } from '../helpers/netns.js';
+import { type PodNetns, grantInjectedRbac, startPodNetns } from './pod-netns.js';
 
-const skip = runtimeSkipReason() ?? (spawnableConntrack() ? undefined : 'conntrack not in PATH (apt-get install -y conntrack)');
+const skip = routeSkipReason();
 if (skip) console.log(`# route-truth skipped: ${skip}`);
-
-function spawnableConntrack(): boolean {
-  return ['/usr/sbin/conntrack', '/sbin/conntrack', '/usr/bin/conntrack'].some((p) => existsSync(p));
-}
 
 const NS = 'shop';
 const SA = 'ghostwire';
@@ -41,33 +34,14 @@ const PORTS = [
   { name: 'alt', port: 8080, protocol: 'TCP' as const },
   { name: 'dns', port: 53, protocol: 'UDP' as const },
 ];
-const TRAFFIC_TOOL = repoPath('dist', 'test', 'helpers', 'traffic-tool.js');
-const ROLE = {
-  apiVersion: 'rbac.authorization.k8s.io/v1',
-  kind: 'Role',
-  metadata: { name: 'ghostwire-injected', namespace: NS },
-  rules: [
-    { apiGroups: [''], resources: ['services'], verbs: ['list', 'watch'] },
-    { apiGroups: [''], resources: ['pods'], verbs: ['get', 'watch'], resourceNames: [POD] },
-    { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
-  ],
-};
 
 let cp: ControlPlane;
-let ns: Netns;
-let dir: string;
-let env: NodeJS.ProcessEnv;
-let traffic: ChildProcess;
-const answers: Answer[] = [];
+let pod: PodNetns;
 
 const yaml = (...docs: unknown[]): string => docs.map((d) => stringify(d)).join('---\n');
 
 function serviceObject(name: string, ports: typeof PORTS) {
   return { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: NS }, spec: { selector: { app: name }, ports: ports.map((p) => ({ ...p, targetPort: p.port })) } };
-}
-
-function send(cmd: object): void {
-  traffic.stdin?.write(`${JSON.stringify(cmd)}\n`);
 }
 
 /** Creates a Service through the API and starts its servers on the ClusterIP the API server allocated. */
@@ -76,7 +50,7 @@ async function createService(name: string, ports: typeof PORTS): Promise<string>
   assert.equal(r.status, 201, JSON.stringify(r.body));
   const ip = r.body.spec.clusterIP as string;
   // Every server answers on every port, so a route to a port the Service does not have answers wrongly.
-  send({ op: 'serve', ip, ports: PORTS, name });
+  pod.serve(name, ip, PORTS);
   return ip;
 }
 
@@ -152,69 +126,40 @@ function randomStep(rand: () => number): Step {
 
 before(async () => {
   if (skip) return;
-  dir = mkdtempSync(join(tmpdir(), 'gw-route-truth-'));
   cp = await startControlPlane({
     controllerManager: false,
     auditRules: [{ level: 'Metadata', userGroups: ['system:serviceaccounts'], omitStages: ['RequestReceived'] }],
   });
   await cp.kubectl(['create', 'namespace', NS]);
-  const pod = {
+  const podObject = {
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: { name: POD, namespace: NS, labels: { app: 'orders-client', role: 'active' } },
     spec: { serviceAccountName: SA, automountServiceAccountToken: false, containers: [{ name: 'app', image: 'orders-client:1' }] },
   };
-  const binding = { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'ghostwire-injected', namespace: NS }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'ghostwire-injected' }, subjects: [{ kind: 'ServiceAccount', name: SA, namespace: NS }] };
-  await cp.kubectl(['apply', '-f', '-'], { input: yaml({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: SA, namespace: NS } }, ROLE, binding, pod) });
-  const token = (await cp.kubectl(['-n', NS, 'create', 'token', SA, '--duration=1h'])).stdout.trim();
-  writeFileSync(join(dir, 'ca.crt'), cp.caPem);
-  const kubeconfig = join(dir, 'kubeconfig');
-  writeFileSync(kubeconfig, yaml({
-    apiVersion: 'v1',
-    kind: 'Config',
-    clusters: [{ name: 'e2e', cluster: { server: cp.server, 'certificate-authority': join(dir, 'ca.crt') } }],
-    users: [{ name: SA, user: { token } }],
-    contexts: [{ name: SA, context: { cluster: 'e2e', user: SA, namespace: NS } }],
-    'current-context': SA,
-  }), { mode: 0o600 });
-  ns = await createNetns('gw-truth');
-  const apiPort = Number(new URL(cp.server).port);
-  await ns.bridge({ host: '127.0.0.1', port: apiPort }, { port: apiPort });
-  traffic = ns.spawn(process.execPath, [TRAFFIC_TOOL]);
-  await waitForLine(traffic, 'ready');
-  createInterface({ input: traffic.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-    const o = JSON.parse(line) as Answer & { ack?: string; serverError?: string };
-    if (o.serverError) console.log(`# traffic server error: ${o.serverError}`);
-    else if (o.ack === undefined) answers.push(o);
-  });
-  // The cluster DNS address of the pod's resolv.conf is excluded from the chain: keep it out of the Service range.
-  writeFileSync(join(dir, 'resolv.conf'), 'nameserver 10.95.0.10\n');
-  env = { PATH: process.env.PATH, KUBECONFIG: kubeconfig, POD_NAMESPACE: NS, POD_NAME: POD, GW_IPTABLES_DNAT_MAP: join(dir, 'shared', 'dnat.map') };
+  await cp.kubectl(['apply', '-f', '-'], { input: yaml({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: SA, namespace: NS } }, podObject) });
+  await grantInjectedRbac(cp, NS, SA);
+  pod = await startPodNetns(cp, { namespace: NS, serviceAccount: SA, podName: POD, name: 'truth' });
 });
 
 after(async () => {
-  traffic?.stdin?.end();
-  await ns?.destroy();
+  await pod?.destroy();
   await cp?.stop();
-  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 test('route truth: every answer after a change settled comes from the backend the role and the current Services say', { skip, timeout: 240_000 }, async (t) => {
-  const seed = Number(process.env.GW_SEED ?? Math.floor(Math.random() * 2 ** 31));
-  t.diagnostic(`seed ${seed} (reproduce with GW_SEED=${seed})`);
+  const seed = Number(process.env.ROUTE_TRUTH_SEED ?? Math.floor(Math.random() * 2 ** 31));
+  t.diagnostic(`seed ${seed} (reproduce with ROUTE_TRUTH_SEED=${seed})`);
   const rand = prng(seed);
   const world = new World();
   for (const base of BASES) world.actives.set(base, await createService(base, PORTS));
   for (const base of ['orders', 'cart']) world.previews.set(base, { ip: await createService(`${base}-preview`, withoutAlt), ports: portKeys(withoutAlt) });
 
-  const init = await ns.exec(process.execPath, [CLI, 'init', '--resolv-conf', join(dir, 'resolv.conf')], { env, timeoutMs: 30_000 });
+  const init = await pod.init();
   assert.equal(init.code, 0, init.stdout + init.stderr);
-  const watcher = ns.spawn(process.execPath, [CLI, 'watch', '--listen', '127.0.0.1:0', '--verify-interval', '1s', '--resolv-conf', join(dir, 'resolv.conf')], { env });
-  let watcherLog = '';
-  watcher.stdout?.on('data', (d: Buffer) => (watcherLog += d.toString()));
-  watcher.stderr?.on('data', (d: Buffer) => (watcherLog += d.toString()));
-  await waitFor('watcher watching Services', 20_000, async () => /service watch established/.test(watcherLog) && /pod watch established/.test(watcherLog));
-  for (const base of BASES) send({ op: 'clients', dest: base, ip: world.actives.get(base), ports: PORTS, every: 100 });
+  const watcher = await pod.watch(['--verify-interval', '1s']);
+  const answers = pod.answers;
+  for (const base of BASES) pod.clients(base, world.actives.get(base) as string, PORTS, 100);
   await new Promise((r) => setTimeout(r, 1500));
 
   const initial = world.snapshot();
@@ -234,11 +179,11 @@ test('route truth: every answer after a change settled comes from the backend th
   const idleFrom = new Date().toISOString();
   await new Promise((r) => setTimeout(r, 5000));
   const stoppedAt = Date.now();
-  send({ op: 'stop' });
+  pod.stopClients();
   await new Promise((r) => setTimeout(r, 300));
 
   const verdict = judge(initial, changes, answers.filter((a) => a.t < stoppedAt));
-  if (process.env.GW_ROUTE_TRUTH_DUMP) writeFileSync(process.env.GW_ROUTE_TRUTH_DUMP, JSON.stringify({ started, changes: changes.map((c) => ({ t: c.t - started, what: c.what })), violations: verdict.violations.map((v) => ({ ...v, t: v.t - started })), answers: answers.map((a) => ({ ...a, t: a.t - started })), watcherLog }));
+  if (process.env.ROUTE_TRUTH_DUMP) writeFileSync(process.env.ROUTE_TRUTH_DUMP, JSON.stringify({ started, changes: changes.map((c) => ({ t: c.t - started, what: c.what })), violations: verdict.violations.map((v) => ({ ...v, t: v.t - started })), answers: answers.map((a) => ({ ...a, t: a.t - started })), watcherLog: watcher.log() }));
   const flips = changes.filter((c) => c.kind === 'flip').length;
   t.diagnostic(`${changes.length} changes (${flips} flips, ${changes.length - flips} Service changes) in ${Math.round((Date.now() - started) / 1000)} s; ${answers.length} answers, ${verdict.checked} checked after their change settled, ${verdict.unsettled} within a settle bound`);
   t.diagnostic(`changes: ${changes.map((c) => c.what).join('; ')}`);
@@ -249,7 +194,7 @@ test('route truth: every answer after a change settled comes from the backend th
   const show = (xs: Array<Answer & { expected?: string; after?: string }>) =>
     xs.slice(0, 15).map((v) => `${v.t - started}ms ${v.kind} ${v.dest}:${v.port}/${v.protocol} got ${v.answer ?? v.error} want ${v.expected ?? '-'}; last change "${lastChange(v.t)?.what}" ${v.t - (lastChange(v.t)?.t ?? started)} ms before`).join('\n');
   const timeline = () => changes.map((c) => `${c.t - started}ms ${c.what}`).join('\n');
-  const watcherTimeline = () => watcherLog.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { time: string; msg: string }).map((l) => `${Date.parse(l.time) - started}ms ${l.msg.slice(0, 160)}`).slice(-40).join('\n');
+  const watcherTimeline = () => watcher.timeline(started);
   assert.equal(verdict.violations.length, 0, `${verdict.violations.length} answers from the wrong backend (seed ${seed}):\n${show(verdict.violations)}\nchanges:\n${timeline()}\nwatcher:\n${watcherTimeline()}`);
   assert.ok(verdict.errorsWhileSettled.length <= verdict.checked / 1000, `${verdict.errorsWhileSettled.length} failed requests after their change settled (seed ${seed}):\n${show(verdict.errorsWhileSettled)}`);
 
@@ -258,5 +203,5 @@ test('route truth: every answer after a change settled comes from the backend th
   const idle = readFileSync(file, 'utf8').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { user: { username: string }; userAgent?: string; stage: string; verb: string; requestReceivedTimestamp: string; requestURI: string })
     .filter((e) => e.user.username === SA_USER && (e.userAgent ?? '').startsWith('ghostwire-watch/') && e.requestReceivedTimestamp > idleFrom);
   assert.deepEqual(idle.map((e) => `${e.verb} ${e.requestURI}`), [], 'requests made while idle');
-  watcher.kill('SIGTERM');
+  watcher.stop();
 });

@@ -238,17 +238,19 @@ test('without the RoleBinding, init exits 1 with one error line naming the 403 a
   assert.equal(r.code, 1, r.stdout + r.stderr);
   const errors = logLines(r.stdout).filter((l) => l.level === 'error');
   assert.equal(errors.length, 1, r.stdout);
+  // init reads its own Pod first (its role decides the jump): that read is the one refused.
   assert.equal(
     errors[0]?.msg,
-    `init failed: discovery failed, chain ${CHAIN} left as it was: GET /api/v1/namespaces/${NS}/services?limit=500: HTTP 403 Forbidden: ` +
-      `services is forbidden: User "${SA_USER}" cannot list resource "services" in API group "" in the namespace "${NS}"`,
+    `init failed: cannot read this Pod's role (${NS}/${POD}), so the first connections could take the wrong route: ` +
+      `GET /api/v1/namespaces/${NS}/pods/${POD}: HTTP 403 Forbidden: ` +
+      `pods "${POD}" is forbidden: User "${SA_USER}" cannot get resource "pods" in API group "" in the namespace "${NS}"`,
   );
   assert.doesNotMatch(r.stdout + r.stderr, /eyJ/, 'the token leaked into the output');
   assert.doesNotMatch(await natSave(), new RegExp(CHAIN));
   assert.equal(existsSync(mapPath), false);
   // The API server saw exactly that one request and refused it.
   const seen = auditRequests('ghostwire-init/').map(describeRequest);
-  assert.deepEqual(seen, ['list services -> 403']);
+  assert.deepEqual(seen, [`get pods/${POD} -> 403`]);
 });
 
 test('with the documented Role bound, init discovers the real Services, programs DNAT for their ClusterIPs and writes the map', { skip, timeout: 30_000 }, async (t) => {
@@ -262,7 +264,7 @@ test('with the documented Role bound, init discovers the real Services, programs
   t.diagnostic(`can-i with the minimal Role: ${JSON.stringify(facts)}`);
   assert.deepEqual(facts, {
     'list services': true,
-    'watch services': false,
+    'watch services': true,
     [`get pods/${POD}`]: true,
     [`watch pods/${POD}`]: true,
     'list pods': false,
@@ -284,7 +286,7 @@ test('with the documented Role bound, init discovers the real Services, programs
     dnatRule('orders', 'orders-preview', 9090),
     dnatRule('x-active', 'x-preview', 80),
   ]);
-  assert.deepEqual(await jumpLines(), [], 'init must not add the jump');
+  assert.deepEqual(await jumpLines(), [], 'the Pod is labelled active: init adds no jump');
 
   // The map: the real ClusterIPs, and the skipped pairs with their reasons.
   const text = readFileSync(mapPath, 'utf8');
@@ -316,8 +318,9 @@ test('with the documented Role bound, init discovers the real Services, programs
   assert.equal(await agent.probe(ip['x-active'] as string, 80), 'x-active');
   assert.equal(await agent.probe(ip.lonely as string, 80), 'lonely');
 
-  // One list, authorized by our RoleBinding (the API server's audit log says so).
+  // Its Pod, then one list, authorized by our RoleBinding (the API server's audit log says so).
   const requests = auditRequests('ghostwire-init/');
+  assert.equal(describeRequest(requests.at(-2) as AuditEvent), `get pods/${POD} -> 200`);
   const last = requests.at(-1) as AuditEvent;
   assert.equal(describeRequest(last), 'list services -> 200');
   assert.equal(last.requestURI, `/api/v1/namespaces/${NS}/services?limit=500`);
@@ -359,19 +362,20 @@ const metricValue = (text: string, series: string): number | undefined => {
   return line === undefined ? undefined : Number(line.slice(series.length + 1));
 };
 
-test('the watcher follows the real Pod label: preview moves connections, active moves them back; a recreated Service is followed by the refresh; no polling while the watch is up', { skip, timeout: 60_000 }, async (t) => {
+test('the watcher follows the real Pod label: preview moves connections, active moves them back; a recreated Service is followed by the Service watch; no polling while the watches are up', { skip, timeout: 60_000 }, async (t) => {
   const mapBefore = readMap();
-  // GW_POLL_INTERVAL 200ms makes any poll during a healthy watch obvious (dozens of GETs); refresh at its minimum.
-  const w = await startWatcher({ GW_POLL_INTERVAL: '200ms', GW_REFRESH_INTERVAL: '10s' });
+  // GW_POLL_INTERVAL 200ms makes any poll during a healthy watch obvious (dozens of GETs). No refresh interval:
+  // the Service watch alone must follow the recreated Service.
+  const w = await startWatcher({ GW_POLL_INTERVAL: '200ms' });
   const startedAt = Date.now();
   t.after(() => void w.child.kill('SIGKILL'));
   const healthz = () => agent.http(`http://127.0.0.1:${w.port}/healthz`);
   const metrics = async () => (await agent.http(`http://127.0.0.1:${w.port}/metrics`)).body;
   const probe = (name: string, port = 80) => agent.probe(ip[name] as string, port);
 
-  const h = await until('healthz 200', healthz, (r) => r.status === 200 && /"watch":"up"/.test(r.body));
+  const h = await until('healthz 200', healthz, (r) => r.status === 200 && /"watch":"up"/.test(r.body) && /"serviceWatch":"up"/.test(r.body));
   timings.watcherHealthyMs = Date.now() - startedAt;
-  assert.deepEqual(JSON.parse(h.body), { ok: true, labelsRead: true, chainVerified: true, role: 'active', watch: 'up' });
+  assert.deepEqual(JSON.parse(h.body), { ok: true, labelsRead: true, chainVerified: true, role: 'active', watch: 'up', serviceWatch: 'up' });
   assert.deepEqual(await jumpLines(), []);
   assert.equal(await probe('orders'), 'orders');
 
@@ -403,8 +407,8 @@ test('the watcher follows the real Pod label: preview moves connections, active 
   assert.equal(metricValue(m, 'ghostwire_jump_state{state="preview"}'), 0);
   assert.equal(metricValue(m, 'ghostwire_jump_state{state="active"}'), 1);
 
-  // Preview again, then recreate orders-preview: the API server allocates a new ClusterIP, and the next refresh
-  // (GW_REFRESH_INTERVAL=10s, counted from the watcher's start) re-points the DNAT rules at it.
+  // Preview again, then recreate orders-preview: the API server allocates a new ClusterIP, and the Service watch
+  // re-points the DNAT rules at it (first the deletion: fallback to active; then the new address).
   await cp.kubectl(['-n', NS, 'label', 'pod', POD, 'role=preview', '--overwrite']);
   await until('preview again', () => probe('orders'), (v) => v === 'orders-preview');
   const oldPreviewIP = ip['orders-preview'] as string;
@@ -415,12 +419,11 @@ test('the watcher follows the real Pod label: preview moves connections, active 
   assert.notEqual(ip['orders-preview'], oldPreviewIP, 'the API server reallocated the same ClusterIP');
   await ns.run('ip', ['addr', 'add', `${ip['orders-preview']}/32`, 'dev', 'lo']);
   await ns.serve([`${ip['orders-preview']}:80=orders-preview-recreated`, `${ip['orders-preview']}:9090=orders-preview-recreated-metrics`]);
-  // Until the refresh, the rules still point at the old address (whose server this netns still has).
-  await until('the refresh follows the new ClusterIP', () => probe('orders'), (v) => v === 'orders-preview-recreated', 15_000);
+  await until('the Service watch follows the new ClusterIP', () => probe('orders'), (v) => v === 'orders-preview-recreated', 5000);
   timings.recreateFollowedMs = Date.now() - recreatedAt;
   assert.equal(await probe('orders', 9090), 'orders-preview-recreated-metrics');
-  // The log line follows the restore that already moved the traffic.
-  await until('refresh logged', async () => w.logs.some((l) => l.msg === `chain ${CHAIN} rebuilt by discovery (refresh interval)`), (v) => v, 2000);
+  // The log line follows the restore that already moved the traffic; it names the Services, never whole objects.
+  await until('reprogram logged', async () => w.logs.some((l) => /^rules reprogrammed \(services\): .*orders-preview/.test(l.msg)), (v) => v, 2000);
   const mapAfter = readMap();
   assert.deepEqual(
     mapAfter.mappings.filter((x) => x.service === 'orders').map((x) => `${x.activeIP}:${x.port} -> ${x.previewIP}:${x.port}`),
@@ -432,13 +435,15 @@ test('the watcher follows the real Pod label: preview moves connections, active 
 
   // Request accounting: the watcher's own counters, then the API server's audit log, must agree.
   m = await metrics();
-  const refreshes = metricValue(m, 'ghostwire_refreshes_total{result="ok"}') ?? 0;
-  assert.ok(refreshes >= 1);
+  assert.equal(metricValue(m, 'ghostwire_refreshes_total{result="ok"}') ?? 0, 0, 'no refresh configured');
   assert.equal(metricValue(m, 'ghostwire_api_requests_total{kind="get"}'), 1);
   assert.equal(metricValue(m, 'ghostwire_api_requests_total{kind="watch"}'), 1);
   assert.equal(metricValue(m, 'ghostwire_api_requests_total{kind="poll"}') ?? 0, 0);
-  assert.equal(metricValue(m, 'ghostwire_api_requests_total{kind="list"}'), refreshes);
-  for (const type of ['api_get', 'api_watch', 'iptables', 'map', 'refresh']) assert.equal(metricValue(m, `ghostwire_errors_total{type="${type}"}`), 0, type);
+  assert.equal(metricValue(m, 'ghostwire_api_requests_total{kind="list"}') ?? 0, 0);
+  assert.equal(metricValue(m, 'ghostwire_api_requests_total{kind="services_list"}'), 1);
+  assert.equal(metricValue(m, 'ghostwire_api_requests_total{kind="services_watch"}'), 1);
+  assert.ok((metricValue(m, 'ghostwire_reprograms_total{cause="services"}') ?? 0) >= 1);
+  for (const type of ['api_get', 'api_watch', 'iptables', 'map', 'refresh', 'conntrack', 'sockets']) assert.equal(metricValue(m, `ghostwire_errors_total{type="${type}"}`), 0, type);
   assert.equal(metricValue(m, 'ghostwire_label_to_jump_seconds_count'), 3, 'three flips: preview, active, preview');
 
   const latencies = w.logs.filter((l) => /^jump to CANARY_DNAT (installed|removed)/.test(l.msg)).map((l) => l.latencyMs as number);
@@ -448,12 +453,16 @@ test('the watcher follows the real Pod label: preview moves connections, active 
   w.child.kill('SIGTERM');
   assert.equal(await w.exited, 0);
   const lifetimeMs = Date.now() - startedAt;
-  const seen = auditRequests('ghostwire-watch/');
+  const all = auditRequests('ghostwire-watch/');
+  // Events on the Pod (role flips, reprograms, resets) are the watcher's only writes; everything else is reads.
+  const eventWrites = all.filter((e) => e.objectRef?.resource === 'events');
+  assert.ok(eventWrites.length >= 1 && eventWrites.every((e) => e.verb === 'create' || e.verb === 'patch'), eventWrites.map(describeRequest).join(', '));
+  const seen = all.filter((e) => e.objectRef?.resource !== 'events');
   const counts: Record<string, number> = {};
   for (const e of seen) counts[describeRequest(e)] = (counts[describeRequest(e)] ?? 0) + 1;
-  t.diagnostic(`API requests by the watcher over ${lifetimeMs} ms (audit log): ${JSON.stringify(counts)}`);
-  assert.deepEqual(counts, { [`get pods/${POD} -> 200`]: 1, [`watch pods/${POD} -> 200`]: 1, 'list services -> 200': refreshes });
-  const watch = seen.find((e) => e.verb === 'watch') as AuditEvent;
+  t.diagnostic(`API requests by the watcher over ${lifetimeMs} ms (audit log): ${JSON.stringify(counts)}, ${eventWrites.length} Event writes`);
+  assert.deepEqual(counts, { [`get pods/${POD} -> 200`]: 1, [`watch pods/${POD} -> 200`]: 1, 'list services -> 200': 1, 'watch services -> 200': 1 });
+  const watch = seen.find((e) => e.verb === 'watch' && e.objectRef?.resource === 'pods') as AuditEvent;
   assert.match(watch.requestURI, new RegExp(`^/api/v1/namespaces/${NS}/pods\\?watch=1&fieldSelector=metadata\\.name%3D${POD}&allowWatchBookmarks=true&resourceVersion=\\d+&timeoutSeconds=\\d+$`));
   // The watch with a metadata.name field selector is authorized against resourceNames (objectRef.name is the Pod).
   assert.match(watch.annotations?.['authorization.k8s.io/reason'] ?? '', /RoleBinding "ghostwire-minimal\/shop"/);
@@ -476,24 +485,28 @@ test('when the API server ends every watch after 1 s, the watcher re-watches fro
   const m = (await agent.http(`http://127.0.0.1:${w.port}/metrics`)).body;
   w.child.kill('SIGTERM');
   assert.equal(await w.exited, 0);
-  const seen = auditRequests('ghostwire-watch/').slice(before);
+  const seen = auditRequests('ghostwire-watch/').slice(before).filter((e) => e.objectRef?.resource !== 'events');
   const gets = seen.filter((e) => e.verb === 'get');
-  const watches = seen.filter((e) => e.verb === 'watch');
-  t.diagnostic(`1 s server timeouts: ${gets.length} GET, ${watches.length} watches, codes ${JSON.stringify([...new Set(seen.map((e) => e.responseStatus?.code))])}`);
+  const lists = seen.filter((e) => e.verb === 'list');
+  const watches = (resource: string) => seen.filter((e) => e.verb === 'watch' && e.objectRef?.resource === resource);
+  t.diagnostic(`1 s server timeouts: ${gets.length} GET, ${lists.length} list, ${watches('pods').length} Pod and ${watches('services').length} Service watches, codes ${JSON.stringify([...new Set(seen.map((e) => e.responseStatus?.code))])}`);
   assert.equal(gets.length, 1, seen.map(describeRequest).join(', '));
-  assert.ok(watches.length >= 4, `expected a re-watch per second, got ${watches.length}`);
-  assert.equal(seen.length, gets.length + watches.length);
+  assert.equal(lists.length, 1, 'the Services are listed once, then only watched');
+  for (const resource of ['pods', 'services']) assert.ok(watches(resource).length >= 4, `expected a ${resource} re-watch per second, got ${watches(resource).length}`);
+  assert.equal(seen.length, gets.length + lists.length + watches('pods').length + watches('services').length);
   for (const e of seen) assert.equal(e.responseStatus?.code, 200, describeRequest(e));
   // Each re-watch starts from a resourceVersion at least as new as the previous one.
-  const rvs = watches.map((e) => Number(new URL(e.requestURI, 'https://x').searchParams.get('resourceVersion')));
-  for (let i = 1; i < rvs.length; i++) assert.ok((rvs[i] as number) >= (rvs[i - 1] as number), `resourceVersion went back: ${rvs.join(', ')}`);
+  for (const resource of ['pods', 'services']) {
+    const rvs = watches(resource).map((e) => Number(new URL(e.requestURI, 'https://x').searchParams.get('resourceVersion')));
+    for (let i = 1; i < rvs.length; i++) assert.ok((rvs[i] as number) >= (rvs[i - 1] as number), `${resource} resourceVersion went back: ${rvs.join(', ')}`);
+  }
   assert.equal(metricValue(m, 'ghostwire_api_requests_total{kind="poll"}') ?? 0, 0);
   assert.equal(metricValue(m, 'ghostwire_errors_total{type="api_watch"}'), 0);
   assert.equal(metricValue(m, 'ghostwire_jump_state{state="active"}'), 1);
 });
 
-test("the chart's injected-pod RBAC (helm template, bound to the namespace's service accounts) is enough for init, listing 509 Services in two pages", { skip, timeout: 30_000 }, async (t) => {
-  const rendered = await cp.helm(['template', 'gw', repoPath('charts', 'ghostwire'), '--namespace', 'ghostwire', '--set', `injectedNamespaces[0]=${NS}`, '--show-only', 'templates/injected-rbac.yaml']);
+test("the chart's injected-pod RBAC (helm template, bound to the named ServiceAccount) is enough for init, listing 509 Services in two pages", { skip, timeout: 30_000 }, async (t) => {
+  const rendered = await cp.helm(['template', 'gw', repoPath('charts', 'ghostwire'), '--namespace', 'ghostwire', '--set', `injectedNamespaces[0]=${NS}`, '--set', `injectedServiceAccounts={${SA}}`, '--show-only', 'templates/injected-rbac.yaml']);
   await cp.kubectl(['apply', '-f', '-'], { input: rendered.stdout });
   await cp.kubectl(['-n', NS, 'delete', 'rolebinding', 'ghostwire-minimal']);
   // Only the chart's Role grants reading other Pods (the minimal one names a single Pod), so this says its
@@ -513,10 +526,11 @@ test("the chart's injected-pod RBAC (helm template, bound to the namespace's ser
   const r = await init();
   assert.equal(r.code, 0, r.stdout + r.stderr);
   assert.ok(logLines(r.stdout).some((l) => /^discovered 2 Service pairs \(3 DNAT rules\) among 509 Services in shop$/.test(l.msg)), r.stdout);
-  const lists = auditRequests('ghostwire-init/').slice(before);
-  assert.deepEqual(lists.map(describeRequest), ['list services -> 200', 'list services -> 200']);
+  const requests = auditRequests('ghostwire-init/').slice(before);
+  assert.deepEqual(requests.map(describeRequest), [`get pods/${POD} -> 200`, 'list services -> 200', 'list services -> 200']);
+  const lists = requests.slice(1);
   assert.equal(lists[0]?.requestURI, `/api/v1/namespaces/${NS}/services?limit=500`);
   assert.match(lists[1]?.requestURI ?? '', new RegExp(`^/api/v1/namespaces/${NS}/services\\?limit=500&continue=[\\w%-]+$`));
-  for (const e of lists) assert.match(e.annotations?.['authorization.k8s.io/reason'] ?? '', /RoleBinding "gw-ghostwire-injected\/shop"/);
+  for (const e of requests) assert.match(e.annotations?.['authorization.k8s.io/reason'] ?? '', /RoleBinding "gw-ghostwire-injected\/shop"/);
   assert.ok(readMap().mappings.some((x) => x.previewIP === ip['orders-preview']));
 });

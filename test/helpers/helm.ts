@@ -1,56 +1,105 @@
-// Finding the helm binary for chart tests: $HELM, then the e2e tool cache (test/e2e/tools/build-tools.sh writes
-// env.sh there), then PATH. In CI a missing helm is a failure; on a laptop the chart tests skip and say why.
+// Finding the helm binaries for chart tests. Helm 3 and Helm 4 are both supported, so the chart is checked with both:
+// $HELM4 (or $HELM) / $HELM3, then the e2e tool cache (test/e2e/tools/build-tools.sh writes env-<k8s version>.sh
+// there), then `helm` on PATH if it is the right major version. Every candidate must report that major version.
+// In CI a missing helm is a failure; on a laptop the chart tests skip and say why.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
+import { readToolsEnv, selectedK8sVersion, toolVersions, toolsEnvFile } from './tools.js';
 
-export function toolsCacheDir(): string {
-  return process.env.GHOSTWIRE_TOOLS_CACHE ?? join(homedir(), '.cache', 'ghostwire-tools');
+// The tool cache directory lives in tools.ts; other finders (promtool.ts) import it from here.
+export { toolsCacheDir } from './tools.js';
+
+export type HelmMajor = 3 | 4;
+
+export interface Helm {
+  major: HelmMajor;
+  path: string;
+  /** `helm version --short`, e.g. v4.3.1+g... */
+  version: string;
 }
 
-export function findHelm(): { path?: string; looked: string[] } {
-  const looked: string[] = [];
-  if (process.env.HELM) {
-    looked.push(`$HELM=${process.env.HELM}`);
-    if (existsSync(process.env.HELM)) return { path: process.env.HELM, looked };
+const versionCache = new Map<string, string>();
+
+function versionOf(path: string): string {
+  let v = versionCache.get(path);
+  if (v === undefined) {
+    const r = spawnSync(path, ['version', '--short'], { encoding: 'utf8' });
+    v = r.status === 0 ? r.stdout.trim() : '';
+    versionCache.set(path, v);
   }
-  const envFile = join(toolsCacheDir(), 'env.sh');
-  looked.push(envFile);
-  if (existsSync(envFile)) {
-    const m = /^export HELM=(.*)$/m.exec(readFileSync(envFile, 'utf8'));
-    const p = m?.[1]?.trim().replace(/^"|"$/g, '');
-    if (p && existsSync(p)) return { path: p, looked };
+  return v;
+}
+
+/** The helm binary of one major version, and where it looked. A binary of the wrong major version is an error. */
+export function findHelm(major: HelmMajor = 4): { helm?: Helm; looked: string[] } {
+  const looked: string[] = [];
+  const accept = (path: string, source: string, strict: boolean): Helm | undefined => {
+    looked.push(source);
+    if (!existsSync(path)) return undefined;
+    const version = versionOf(path);
+    if (version.startsWith(`v${major}.`)) return { major, path, version };
+    if (strict) throw new Error(`${source}: ${path} reports "${version.slice(0, 40)}", expected helm ${major} (v${major}.x)`);
+    return undefined;
+  };
+  const envVar = major === 4 ? (process.env.HELM4 ? 'HELM4' : 'HELM') : 'HELM3';
+  const fromEnv = process.env[envVar];
+  if (fromEnv) {
+    const hit = accept(fromEnv, `$${envVar}=${fromEnv}`, true);
+    if (hit) return { helm: hit, looked };
+  }
+  // helm does not depend on the Kubernetes release: the selected release's env file, then the default one.
+  const files = [...new Set([toolsEnvFile(selectedK8sVersion()), toolsEnvFile(toolVersions().K8S_VERSION)])];
+  for (const file of files) {
+    const p = readToolsEnv(file)[`HELM${major}`];
+    if (p) {
+      const hit = accept(p, `${file} (HELM${major})`, true);
+      if (hit) return { helm: hit, looked };
+    } else looked.push(file);
   }
   for (const dir of (process.env.PATH ?? '').split(delimiter)) {
     if (dir === '') continue;
-    const p = join(dir, 'helm');
-    if (existsSync(p)) return { path: p, looked: [...looked, 'PATH'] };
+    const hit = accept(join(dir, 'helm'), `PATH (${dir}/helm)`, false);
+    if (hit) return { helm: hit, looked };
   }
   looked.push('PATH');
   return { looked };
 }
 
-let announced = false;
+const announced = new Set<HelmMajor>();
 
 interface SkipContext {
   skip: (message?: string) => void;
 }
 
-/**
- * The helm binary, or undefined after skipping the test (locally). In CI (process.env.CI set) a missing helm
- * throws: the chart must be checked there.
- */
-export function helmOrSkip(t: SkipContext): string | undefined {
-  const { path, looked } = findHelm();
-  if (path) return path;
-  const message = `helm not found (looked at ${looked.join(', ')}); run test/e2e/tools/build-tools.sh helm or set HELM=/path/to/helm`;
-  if (process.env.CI) throw new Error(`chart tests need helm in CI: ${message}`);
-  if (!announced) process.stderr.write(`# skipping the tests that need helm: ${message}\n`);
-  announced = true;
+function missing(t: SkipContext, major: HelmMajor, looked: string[]): undefined {
+  const message = `helm ${major} not found (looked at ${looked.join(', ')}); run test/e2e/tools/build-tools.sh helm${major} or set HELM${major}=/path/to/helm`;
+  if (process.env.CI) throw new Error(`chart tests need helm ${major} in CI: ${message}`);
+  if (!announced.has(major)) process.stderr.write(`# skipping the tests that need helm ${major}: ${message}\n`);
+  announced.add(major);
   t.skip(message);
   return undefined;
+}
+
+/**
+ * The helm binary (Helm 4 unless asked otherwise), or undefined after skipping the test (locally). In CI
+ * (process.env.CI set) a missing helm throws: the chart must be checked there.
+ */
+export function helmOrSkip(t: SkipContext, major: HelmMajor = 4): string | undefined {
+  const { helm, looked } = findHelm(major);
+  return helm ? helm.path : missing(t, major, looked);
+}
+
+/** Helm 3 and Helm 4, for checks that must hold with both; undefined (test skipped) unless both are found. */
+export function bothHelmsOrSkip(t: SkipContext): Helm[] | undefined {
+  const out: Helm[] = [];
+  for (const major of [3, 4] as const) {
+    const { helm, looked } = findHelm(major);
+    if (!helm) return missing(t, major, looked);
+    out.push(helm);
+  }
+  return out;
 }
 
 export interface HelmRun {

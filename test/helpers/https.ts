@@ -20,7 +20,7 @@ export function httpsRequest(
   port: number,
   method: string,
   path: string,
-  options: { body?: string | Buffer; contentType?: string; ca?: string; agent?: Agent; minVersion?: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2'; maxVersion?: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3' } = {},
+  options: { body?: string | Buffer; contentType?: string; ca?: string; agent?: Agent; minVersion?: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2'; maxVersion?: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3'; insecure?: boolean } = {},
 ): Promise<HttpResult & { peerSerial?: string }> {
   return new Promise((resolve, reject) => {
     const req = request(
@@ -31,9 +31,12 @@ export function httpsRequest(
         path,
         ca: options.ca ?? testCerts().caPem,
         agent: options.agent ?? false,
+        // Only to look at a server that serves an expired or not-yet-valid certificate (and must say so).
+        ...(options.insecure ? { rejectUnauthorized: false } : {}),
         ...(options.minVersion ? { minVersion: options.minVersion } : {}),
         ...(options.maxVersion ? { maxVersion: options.maxVersion } : {}),
-        headers: options.body !== undefined ? { 'content-type': options.contentType ?? 'application/json' } : {},
+        // With a Content-Length, as the API server sends it (the webhook budgets in-flight bodies by it).
+        headers: options.body !== undefined ? { 'content-type': options.contentType ?? 'application/json', 'content-length': Buffer.byteLength(options.body) } : {},
       },
       (res) => {
         const chunks: Buffer[] = [];

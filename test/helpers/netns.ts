@@ -6,7 +6,7 @@
 import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -19,6 +19,12 @@ function which(bin: string): boolean {
 }
 
 /** Why runtime tests cannot run here, or undefined when they can (root, ip, iptables-restore). */
+/** Why tests of connection handling cannot run here (root, iptables, conntrack and ss), or undefined. */
+export function routeSkipReason(): string | undefined {
+  const has = (tool: string) => ['/usr/sbin', '/sbin', '/usr/bin', '/bin'].some((d) => existsSync(`${d}/${tool}`));
+  return runtimeSkipReason() ?? (has('conntrack') && has('ss') ? undefined : 'conntrack or ss not in PATH (apt-get install -y conntrack iproute2)');
+}
+
 export function runtimeSkipReason(opts: { ipv6?: boolean } = {}): string | undefined {
   if (process.platform !== 'linux') return `network namespaces need Linux (this is ${process.platform})`;
   if (typeof process.getuid !== 'function' || process.getuid() !== 0) return 'not root: network namespaces and iptables need root (run as root or in CI)';

@@ -10,6 +10,8 @@
 //                                                               new TCP connection per TCP port every 2*`every` ms, and
 //                                                               one connected UDP socket per UDP port asking every
 //                                                               `every` ms
+//   {"op":"pool","dest","ip","port","connections","every"}      `connections` long-lived TCP connections to one port,
+//                                                               each asking every `every` ms (answers carry "conn")
 //   {"op":"stop"}                                               stop the clients (servers stay)
 // Output: {"t":ms,"dest","port","protocol","kind":"long"|"new"|"udp","answer"} per answer,
 //         {"t","dest","port","kind","error"} per failure; "ready" once stdin is read.
@@ -57,7 +59,7 @@ function serve(ip: string, ports: Port[], name: string): void {
 }
 
 /** A long-lived connection that asks every `every` ms and reconnects at once after a reset. */
-function longTcp(dest: string, ip: string, port: number, every: number): void {
+function longTcp(dest: string, ip: string, port: number, every: number, conn?: number): void {
   if (stopped) return;
   const c = net.connect(port, ip);
   sockets.add(c);
@@ -70,8 +72,8 @@ function longTcp(dest: string, ip: string, port: number, every: number): void {
     clearInterval(timer);
     sockets.delete(c);
     c.destroy();
-    out({ dest, port, protocol: 'TCP', kind: 'long', error: why });
-    setTimeout(() => longTcp(dest, ip, port, every), 5);
+    out({ dest, port, protocol: 'TCP', kind: 'long', conn, error: why });
+    setTimeout(() => longTcp(dest, ip, port, every, conn), 5);
   };
   c.on('connect', () => {
     c.write('who\n');
@@ -81,7 +83,7 @@ function longTcp(dest: string, ip: string, port: number, every: number): void {
     buf += d.toString();
     let nl: number;
     while ((nl = buf.indexOf('\n')) !== -1) {
-      out({ dest, port, protocol: 'TCP', kind: 'long', answer: buf.slice(0, nl) });
+      out({ dest, port, protocol: 'TCP', kind: 'long', conn, answer: buf.slice(0, nl) });
       buf = buf.slice(nl + 1);
     }
   });
@@ -124,8 +126,9 @@ function clients(dest: string, ip: string, ports: Port[], every: number): void {
 }
 
 createInterface({ input: process.stdin }).on('line', (line) => {
-  const cmd = JSON.parse(line) as { op: string; ip: string; ports: Port[]; name: string; dest: string; every?: number };
+  const cmd = JSON.parse(line) as { op: string; ip: string; ports: Port[]; port: number; name: string; dest: string; every?: number; connections?: number };
   if (cmd.op === 'serve') serve(cmd.ip, cmd.ports, cmd.name);
+  else if (cmd.op === 'pool') for (let i = 0; i < (cmd.connections ?? 1); i++) longTcp(cmd.dest, cmd.ip, cmd.port, cmd.every ?? 100, i);
   else if (cmd.op === 'clients') clients(cmd.dest, cmd.ip, cmd.ports, cmd.every ?? 100);
   else if (cmd.op === 'stop') {
     stopped = true;

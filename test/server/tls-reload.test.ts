@@ -34,7 +34,7 @@ test('rotating the serving certificate files: admissions keep succeeding, no con
   await app.listen({ port: 0, host: '127.0.0.1' });
   t.after(() => app.close());
   const port = (app.server.address() as { port: number }).port;
-  const reloader = watchTls(app.server as unknown as TlsServer, files, createLogger('test', 'silent'), (p) => metrics.certificateExpiry.set(p.notAfter.getTime() / 1000), 60_000);
+  const reloader = watchTls(app.server as unknown as TlsServer, files, createLogger('test', 'silent'), { onLoaded: (p) => metrics.certificateExpiry.set(p.notAfter.getTime() / 1000) }, 60_000);
   t.after(() => reloader.stop());
 
   const keepAlive = new Agent({ keepAlive: true, maxSockets: 1 });

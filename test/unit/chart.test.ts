@@ -1,14 +1,15 @@
 // The Helm chart, rendered by the real helm binary (helm lint --strict, helm template) and checked object by object:
-// the webhook's scope and failure behaviour, the certificate modes, RBAC, pod security, and the schema.
+// the webhook's scope and failure behaviour, the certificate modes, RBAC, pod security, and the schema. Helm 4 renders
+// for the object checks; lint, the schema, the kubeVersion range and the whole render are checked with Helm 3 too.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { OPTION_LIST } from '../../src/config/options.js';
-import { BUILTIN_NETWORK, parseDefaults } from '../../src/config/defaults.js';
+import { BUILTIN_NETWORK, DEFAULTS_DOCUMENT_KEYS, parseDefaults } from '../../src/config/defaults.js';
 import { repoPath } from '../helpers/paths.js';
-import { type K8sObject, helmOrSkip, parseManifests, runHelm } from '../helpers/helm.js';
+import { type K8sObject, bothHelmsOrSkip, helmOrSkip, parseManifests, runHelm } from '../helpers/helm.js';
 
 const CHART = repoPath('charts', 'ghostwire');
 const RELEASE = 'gw';
@@ -17,8 +18,8 @@ const FULLNAME = 'gw-ghostwire';
 const SYSTEM_NAMESPACES = ['kube-system', 'kube-public', 'kube-node-lease'];
 
 
-function template(helm: string, set: string[] = [], expectOk = true): { objects: K8sObject[]; stderr: string; status: number | null } {
-  const args = ['template', RELEASE, CHART, '--namespace', NS];
+function template(helm: string, set: string[] = [], expectOk = true, extra: string[] = []): { objects: K8sObject[]; stderr: string; status: number | null } {
+  const args = ['template', RELEASE, CHART, '--namespace', NS, ...extra];
   for (const s of set) args.push('--set', s);
   const r = runHelm(helm, args);
   if (expectOk) assert.equal(r.status, 0, `helm template ${set.join(' ')} failed:\n${r.stderr}`);
@@ -33,9 +34,10 @@ function find(objects: K8sObject[], kind: string, name?: string): K8sObject {
 
 const all = (objects: K8sObject[], kind: string): K8sObject[] => objects.filter((o) => o.kind === kind);
 
+/** The fail-closed entry (the second, best-effort entry is checked in chart-trust.test.ts). */
 function webhookOf(objects: K8sObject[]): any {
   const mwc = find(objects, 'MutatingWebhookConfiguration', FULLNAME);
-  assert.equal(mwc.webhooks.length, 1);
+  assert.equal(mwc.webhooks[0].name, 'inject.ghostwire.dev');
   return mwc.webhooks[0];
 }
 
@@ -66,21 +68,68 @@ test('Chart.yaml: apiVersion v2, appVersion = package.json version', () => {
   assert.equal(chart.appVersion, pkg.version);
 });
 
-test('helm lint --strict is clean in every certificate mode, with the shadow controller and in url mode', (t) => {
-  const helm = helmOrSkip(t);
-  if (!helm) return;
-  const variants: string[][] = [
-    [],
-    ['certs.mode=certManager'],
-    ['certs.mode=existingSecret', 'certs.existingSecret=my-tls', 'certs.caBundle=QUJD'],
-    ['webhook.url=https://127.0.0.1:8443/mutate', 'certs.extraIPs={127.0.0.1}'],
-    ['shadow.enabled=true', 'injectedNamespaces={shop}'],
-  ];
-  for (const v of variants) {
-    const r = runHelm(helm, ['lint', '--strict', CHART, '--namespace', NS, ...v.flatMap((s) => ['--set', s])]);
-    assert.equal(r.status, 0, `helm lint --strict ${v.join(' ')}:\n${r.stdout}${r.stderr}`);
-    assert.match(r.stdout, /1 chart\(s\) linted, 0 chart\(s\) failed/);
-    assert.doesNotMatch(r.stdout, /\[(WARNING|ERROR)\]/);
+const VARIANTS: string[][] = [
+  [],
+  ['certs.mode=certManager'],
+  ['certs.mode=existingSecret', 'certs.existingSecret=my-tls', 'certs.caBundle=QUJD'],
+  ['webhook.url=https://127.0.0.1:8443/mutate', 'certs.extraIPs={127.0.0.1}'],
+  ['shadow.enabled=true', 'injectedNamespaces={shop}', 'injectedServiceAccounts={orders-web}'],
+  ['networkPolicy.enabled=true', 'networkPolicy.apiServerCIDRs={10.0.0.0/28}'],
+];
+
+test('helm lint --strict is clean with Helm 3 and Helm 4 in every certificate mode, with the shadow controller and in url mode', (t) => {
+  const helms = bothHelmsOrSkip(t);
+  if (!helms) return;
+  for (const { version, path } of helms) {
+    for (const v of VARIANTS) {
+      const r = runHelm(path, ['lint', '--strict', CHART, '--namespace', NS, ...v.flatMap((s) => ['--set', s])]);
+      assert.equal(r.status, 0, `helm ${version} lint --strict ${v.join(' ')}:\n${r.stdout}${r.stderr}`);
+      assert.match(r.stdout, /1 chart\(s\) linted, 0 chart\(s\) failed/);
+      assert.doesNotMatch(r.stdout, /\[(WARNING|ERROR)\]/, `helm ${version} lint --strict ${v.join(' ')}`);
+    }
+  }
+});
+
+/**
+ * A render without what is random per render (generated keys and certificates), in kind/name order: for comparing two
+ * helms (Helm 4 sorts MutatingWebhookConfiguration into its install order, Helm 3 puts it with the kinds it does not know).
+ */
+function stable(objects: K8sObject[]): K8sObject[] {
+  const key = (o: K8sObject) => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+  return objects.map((o) => {
+    const c = structuredClone(o);
+    if (c.kind === 'Secret' && c.data) c.data = Object.fromEntries(Object.keys(c.data).map((k) => [k, '<generated>']));
+    for (const w of c.webhooks ?? []) if (w.clientConfig?.caBundle) w.clientConfig.caBundle = '<generated>';
+    return c;
+  }).sort((a, b) => key(a).localeCompare(key(b)));
+}
+
+test('Helm 3 and Helm 4 render the same objects for every variant (so the checks below, made with Helm 4, hold for both)', (t) => {
+  const helms = bothHelmsOrSkip(t);
+  if (!helms) return;
+  for (const v of [...VARIANTS, ['metrics.prometheusScrape=true', 'webhook.matchConditions.enabled=false', 'replicaCount=1']]) {
+    const renders: K8sObject[][] = helms.map((h) => stable(template(h.path, v).objects));
+    const [three, four] = renders;
+    assert.ok(four && four.length > 5, `helm 4 rendered ${four?.length} objects`);
+    assert.deepEqual(three, four, `helm 3 vs helm 4 render with ${v.join(' ') || 'the default values'}`);
+  }
+});
+
+test('kubeVersion: both helms accept the supported releases 1.35-1.37 and refuse 1.34 (end of life) and 1.38 (not yet proven)', (t) => {
+  const helms = bothHelmsOrSkip(t);
+  if (!helms) return;
+  for (const { version, path } of helms) {
+    for (const ok of ['1.35.0', '1.36.3', '1.37.2']) {
+      const r = template(path, [], false, ['--kube-version', ok]);
+      assert.equal(r.status, 0, `helm ${version} template --kube-version ${ok}:\n${r.stderr}`);
+    }
+    for (const bad of ['1.34.4', '1.38.0']) {
+      const r = template(path, [], false, ['--kube-version', bad]);
+      assert.notEqual(r.status, 0, `helm ${version} must refuse Kubernetes ${bad}`);
+      assert.match(r.stderr, new RegExp(`chart requires kubeVersion: >=1\\.35\\.0-0 <1\\.38\\.0-0 which is incompatible with Kubernetes v${bad.replace(/\./g, '\\.')}`), `helm ${version} ${bad}: ${r.stderr}`);
+    }
+    // Without --kube-version, helm assumes the Kubernetes release it was built against; that must be in range.
+    assert.equal(template(path, [], false).status, 0, `helm ${version} template with its built-in Kubernetes version`);
   }
 });
 
@@ -116,7 +165,7 @@ test('webhook configuration: fail closed, NoneOnDryRun, IfNeeded, 5 s, v1 review
   assert.equal(custom.reinvocationPolicy, 'Never');
 });
 
-test('scope: opt-in namespace label, system and release namespaces always excluded, own pods excluded', (t) => {
+test('scope: opt-in namespace label, system and release namespaces always excluded (ghostwire\'s own pods with them)', (t) => {
   const helm = helmOrSkip(t);
   if (!helm) return;
   const { objects } = template(helm, ['webhook.excludeNamespaces={legacy}']);
@@ -130,13 +179,9 @@ test('scope: opt-in namespace label, system and release namespaces always exclud
   assert.equal(selects(wh.namespaceSelector, ns('shop', false)), false);
   for (const n of [...SYSTEM_NAMESPACES, NS]) assert.equal(selects(wh.namespaceSelector, ns(n, true)), false, `${n} even when labelled`);
 
-  // The webhook's own Deployment and pods (and the shadow controller's) never match the objectSelector.
-  const withShadow = template(helm, ['shadow.enabled=true']).objects;
-  for (const d of all(withShadow, 'Deployment')) {
-    assert.equal(selects(wh.objectSelector, d.metadata.labels ?? {}), false, `${d.metadata.name} excluded`);
-    assert.equal(selects(wh.objectSelector, d.spec.template.metadata.labels), false, `${d.metadata.name} pods excluded`);
-  }
-  assert.equal(selects(wh.objectSelector, { app: 'orders' }), true);
+  // The webhook's own Deployment and pods (and the shadow controller's) run in the release namespace; no label
+  // exempts anything (an objectSelector on ghostwire.dev/component exempted any workload that carried it).
+  assert.equal(wh.objectSelector, undefined);
 
   // The opt-in label is configurable, and can be made optional (the exclusions stay).
   const open = webhookOf(template(helm, ['webhook.namespaceSelector.requireOptInLabel=false']).objects);
@@ -184,7 +229,8 @@ test('matchConditions: one guarded CEL expression on ghostwire.dev/enabled (and 
   const helm = helmOrSkip(t);
   if (!helm) return;
   const wh = webhookOf(template(helm).objects);
-  assert.equal(wh.matchConditions.length, 1);
+  // The second condition (objects a controller makes never depend on the webhook) is checked in chart-trust.test.ts.
+  assert.deepEqual(wh.matchConditions.map((c: any) => c.name), ['ghostwire-annotated', 'not-made-by-a-controller']);
   const expr: string = wh.matchConditions[0].expression;
   assert.match(expr, /^object != null && /, 'object is null for DELETE: guard it first');
   for (const path of ['object.metadata.annotations', 'object.spec.template.metadata.annotations', 'object.spec.jobTemplate.spec.template.metadata.annotations']) {
@@ -304,7 +350,7 @@ test('webhook.url: clientConfig.url instead of the Service (out-of-cluster webho
 test('RBAC: minimal and without wildcards (webhook, injected pods, shadow controller)', (t) => {
   const helm = helmOrSkip(t);
   if (!helm) return;
-  const { objects } = template(helm, ['shadow.enabled=true', 'injectedNamespaces={shop}']);
+  const { objects } = template(helm, ['shadow.enabled=true', 'injectedNamespaces={shop}', 'injectedServiceAccounts={orders-web}']);
   const roles = [...all(objects, 'Role'), ...all(objects, 'ClusterRole')];
   assert.ok(roles.length >= 4);
   for (const role of roles) {
@@ -313,45 +359,46 @@ test('RBAC: minimal and without wildcards (webhook, injected pods, shadow contro
         assert.ok(!(rule[field] ?? []).includes('*'), `${role.kind} ${role.metadata.name}: no "*" in ${field}`);
       }
       assert.equal(rule.nonResourceURLs, undefined);
+      assert.ok(!rule.verbs.some((v: string) => ['update', 'deletecollection', 'escalate', 'bind', 'impersonate'].includes(v)), `${role.metadata.name}: ${rule.verbs}`);
     }
   }
   const verbsOf = (role: K8sObject, group: string, resource: string): string[] =>
     role.rules.filter((r: any) => r.apiGroups.includes(group) && r.resources.includes(resource)).flatMap((r: any) => r.verbs).sort();
 
-  // Webhook: configmaps only in its own namespace (a Role), read-only.
+  // Webhook: its defaults ConfigMap in its own namespace (read-only, by name); Events and reads of the admitted
+  // kinds only in the opted-in namespaces (details in chart-trust.test.ts).
   const role = find(objects, 'Role', FULLNAME);
   assert.equal(role.metadata.namespace, NS);
-  assert.deepEqual(role.rules, [{ apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'watch'] }]);
-  const cr = find(objects, 'ClusterRole', FULLNAME);
-  assert.deepEqual(verbsOf(cr, '', 'events'), ['create', 'patch']);
-  for (const [g, r] of [['', 'pods'], ['apps', 'replicasets'], ['apps', 'deployments'], ['apps', 'statefulsets'], ['apps', 'daemonsets'], ['batch', 'jobs'], ['batch', 'cronjobs'], ['argoproj.io', 'rollouts']] as const) {
-    assert.deepEqual(verbsOf(cr, g, r), ['get'], `${g}/${r}: get only`);
-  }
-  assert.ok(!cr.rules.some((r: any) => r.resources.includes('configmaps') || r.resources.includes('secrets')), 'no cluster-wide configmaps/secrets');
-  for (const binding of [find(objects, 'RoleBinding', FULLNAME), find(objects, 'ClusterRoleBinding', FULLNAME)]) {
+  assert.deepEqual(role.rules, [{ apiGroups: [''], resources: ['configmaps'], resourceNames: [`${FULLNAME}-defaults`], verbs: ['get', 'list', 'watch'] }]);
+  assert.ok(!all(objects, 'ClusterRole').some((r) => r.metadata.name === FULLNAME), 'no cluster-wide role for the webhook');
+  const events = all(objects, 'Role').find((r) => r.metadata.name === `${FULLNAME}-webhook`);
+  assert.equal(events?.metadata.namespace, 'shop');
+  assert.deepEqual(verbsOf(events!, '', 'events'), ['create']);
+  for (const binding of [find(objects, 'RoleBinding', FULLNAME), find(objects, 'RoleBinding', `${FULLNAME}-webhook`)]) {
     assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: FULLNAME, namespace: NS }]);
   }
 
-  // Injected pods: list/watch Services, get/watch Pods, Events on their own Pod, in their namespace only.
-  const injected = all(objects, 'Role').find((r) => r.metadata.namespace === 'shop');
-  assert.ok(injected);
-  assert.deepEqual(verbsOf(injected, '', 'services'), ['list', 'watch']);
-  assert.deepEqual(verbsOf(injected, '', 'pods'), ['get', 'watch']);
-  assert.deepEqual(verbsOf(injected, '', 'events'), ['create', 'patch']);
-  assert.equal(injected.rules.length, 3);
-  const injectedBinding = all(objects, 'RoleBinding').find((r) => r.metadata.namespace === 'shop');
-  assert.deepEqual(injectedBinding?.subjects, [{ kind: 'Group', apiGroup: 'rbac.authorization.k8s.io', name: 'system:serviceaccounts:shop' }]);
+  // Injected pods: list/watch Services, get/watch Pods, Events on their own Pod, in their namespace only, for the
+  // named ServiceAccounts.
+  const injected = all(objects, 'Role').find((r) => r.metadata.name === `${FULLNAME}-injected`);
+  assert.equal(injected?.metadata.namespace, 'shop');
+  assert.deepEqual(verbsOf(injected!, '', 'services'), ['list', 'watch']);
+  assert.deepEqual(verbsOf(injected!, '', 'pods'), ['get', 'watch']);
+  assert.deepEqual(verbsOf(injected!, '', 'events'), ['create', 'patch']);
+  assert.equal(injected!.rules.length, 3);
+  const injectedBinding = all(objects, 'RoleBinding').find((r) => r.metadata.name === `${FULLNAME}-injected`);
+  assert.deepEqual(injectedBinding?.subjects, [{ kind: 'ServiceAccount', name: 'orders-web', namespace: 'shop' }]);
 
-  // Shadow controller: its own ServiceAccount and ClusterRole.
-  const shadowRole = find(objects, 'ClusterRole', `${FULLNAME}-shadow`);
-  assert.deepEqual(verbsOf(shadowRole, 'apps', 'deployments'), ['create', 'delete', 'get', 'list', 'patch', 'watch']);
-  assert.deepEqual(verbsOf(shadowRole, 'apps', 'statefulsets'), ['get', 'list', 'patch', 'watch']);
-  assert.deepEqual(verbsOf(shadowRole, 'networking.k8s.io', 'ingresses'), ['create', 'delete', 'get', 'patch']);
-  assert.deepEqual(verbsOf(shadowRole, 'discovery.k8s.io', 'endpointslices'), ['list', 'watch']);
-  assert.deepEqual(verbsOf(shadowRole, '', 'pods'), ['list', 'watch']);
-  assert.ok(!shadowRole.rules.some((r: any) => r.verbs.includes('update') || r.verbs.includes('deletecollection') || r.verbs.includes('escalate') || r.verbs.includes('bind')));
-  const shadowBinding = find(objects, 'ClusterRoleBinding', `${FULLNAME}-shadow`);
-  assert.deepEqual(shadowBinding.subjects, [{ kind: 'ServiceAccount', name: `${FULLNAME}-shadow`, namespace: NS }]);
+  // Shadow controller: its own ServiceAccount and a Role in each opted-in namespace.
+  const shadowRole = all(objects, 'Role').find((r) => r.metadata.name === `${FULLNAME}-shadow`);
+  assert.equal(shadowRole?.metadata.namespace, 'shop');
+  assert.deepEqual(verbsOf(shadowRole!, 'apps', 'deployments'), ['create', 'delete', 'get', 'list', 'patch', 'watch']);
+  assert.deepEqual(verbsOf(shadowRole!, 'apps', 'statefulsets'), ['get', 'list', 'patch', 'watch']);
+  assert.deepEqual(verbsOf(shadowRole!, 'networking.k8s.io', 'ingresses'), ['create', 'delete', 'get', 'patch']);
+  assert.deepEqual(verbsOf(shadowRole!, 'discovery.k8s.io', 'endpointslices'), ['list', 'watch']);
+  assert.deepEqual(verbsOf(shadowRole!, '', 'pods'), ['list', 'watch']);
+  const shadowBinding = all(objects, 'RoleBinding').find((r) => r.metadata.name === `${FULLNAME}-shadow`);
+  assert.deepEqual(shadowBinding?.subjects, [{ kind: 'ServiceAccount', name: `${FULLNAME}-shadow`, namespace: NS }]);
 });
 
 test('injected-pod RBAC: per-namespace ServiceAccounts narrow the binding', (t) => {
@@ -484,7 +531,7 @@ test('values.schema.json: draft-07, closed at the top, and its defaults block li
   assert.deepEqual(Object.keys(schema.properties).sort(), Object.keys(values).sort(), 'every value has a schema entry and vice versa');
   const d = schema.properties.defaults;
   assert.equal(d.additionalProperties, false);
-  assert.deepEqual(Object.keys(d.properties).sort(), [...OPTION_LIST.map((o) => o.key), 'invalidAnnotations', 'network'].sort());
+  assert.deepEqual(Object.keys(d.properties).sort(), [...OPTION_LIST.map((o) => o.key), ...DEFAULTS_DOCUMENT_KEYS].sort());
   assert.deepEqual(Object.keys(d.properties.network.properties).sort(), Object.keys(BUILTIN_NETWORK).sort());
   assert.deepEqual(d.properties.invalidAnnotations.enum, ['deny', 'warn']);
   assert.deepEqual(d.properties.jumpHook.enum, ['OUTPUT', 'PREROUTING']);
@@ -493,9 +540,9 @@ test('values.schema.json: draft-07, closed at the top, and its defaults block li
   assert.equal(schema.properties.webhook.properties.timeoutSeconds.maximum, 30);
 });
 
-test('values.schema.json rejects bad values: helm template fails with a schema error', (t) => {
-  const helm = helmOrSkip(t);
-  if (!helm) return;
+test('values.schema.json rejects bad values: helm 3 and helm 4 template fail with a schema error', (t) => {
+  const helms = bothHelmsOrSkip(t);
+  if (!helms) return;
   const cases: Array<[string, RegExp]> = [
     ['webhook.failurePolicy=Sometimes', /failurePolicy.*(Fail|one of)/],
     ['webhook.timeoutSeconds=31', /timeoutSeconds/],
@@ -506,11 +553,13 @@ test('values.schema.json rejects bad values: helm template fails with a schema e
     ['replicaCount=0', /replicaCount/],
     ['surprise=1', /surprise|additional/i],
   ];
-  for (const [set, detail] of cases) {
-    const r = template(helm, [set], false);
-    assert.notEqual(r.status, 0, `${set} must be rejected`);
-    assert.match(r.stderr, /values don't meet the specifications of the schema/, `${set}: schema error expected, got:\n${r.stderr}`);
-    assert.match(r.stderr, detail, `${set}: the error names the value:\n${r.stderr}`);
+  for (const { version, path } of helms) {
+    for (const [set, detail] of cases) {
+      const r = template(path, [set], false);
+      assert.notEqual(r.status, 0, `helm ${version}: ${set} must be rejected`);
+      assert.match(r.stderr, /values don't meet the specifications of the schema/, `helm ${version}: ${set}: schema error expected, got:\n${r.stderr}`);
+      assert.match(r.stderr, detail, `helm ${version}: ${set}: the error names the value:\n${r.stderr}`);
+    }
   }
 });
 
@@ -519,7 +568,7 @@ test('shadow controller: off by default; behind shadow.enabled its own Deploymen
   if (!helm) return;
   const off = template(helm).objects;
   assert.ok(!off.some((o) => o.metadata.name.includes('shadow')), 'nothing shadow-related by default');
-  const { objects } = template(helm, ['shadow.enabled=true']);
+  const { objects } = template(helm, ['shadow.enabled=true', 'injectedNamespaces={shop}', 'injectedServiceAccounts={orders-web}']);
   const dep = find(objects, 'Deployment', `${FULLNAME}-shadow`);
   assert.equal(dep.spec.strategy.type, 'Recreate');
   const pod = dep.spec.template.spec;
@@ -533,7 +582,7 @@ test('shadow controller: off by default; behind shadow.enabled its own Deploymen
   assert.ok(c.args.includes('--tunnel-key-file=/etc/ghostwire/tunnel/key'));
   assert.ok(!pod.volumes.some((v: any) => v.name === 'defaults'));
   const role = find(objects, 'Role', `${FULLNAME}-shadow-defaults`);
-  assert.deepEqual(role.rules, [{ apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'watch'] }]);
+  assert.deepEqual(role.rules, [{ apiGroups: [''], resources: ['configmaps'], resourceNames: [`${FULLNAME}-defaults`], verbs: ['get', 'list', 'watch'] }]);
   assert.deepEqual(find(objects, 'RoleBinding', `${FULLNAME}-shadow-defaults`).subjects, [{ kind: 'ServiceAccount', name: `${FULLNAME}-shadow`, namespace: NS }]);
   assert.equal(c.securityContext.readOnlyRootFilesystem, true);
   assert.deepEqual(c.securityContext.capabilities, { drop: ['ALL'] });

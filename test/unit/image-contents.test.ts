@@ -127,6 +127,8 @@ test('Dockerfile: node:20-bookworm-slim stages matching engines, iptables in the
   assert.ok(runs(build).some((r) => /npm run build/.test(r) && /npm prune --omit=dev/.test(r)), 'build: npm run build + npm prune --omit=dev');
   const install = runs(runtime).find((r) => /apt-get install/.test(r));
   assert.ok(install && /--no-install-recommends/.test(install) && /\biptables\b/.test(install), 'runtime: apt-get install --no-install-recommends iptables');
+  // The watcher moves connections whose route changed: conntrack (conntrack-tools) and ss (iproute2).
+  assert.ok(/\bconntrack\b/.test(install) && /\biproute2\b/.test(install), 'runtime: conntrack and iproute2 installed');
   assert.ok(/rm -rf \/var\/lib\/apt\/lists/.test(install), 'apt lists removed');
   assert.ok(!runs(runtime).some((r) => /\bnpm (ci|install)\b/.test(r)), 'the runtime installs nothing from npm');
 
@@ -255,13 +257,23 @@ test('the package holds dist/src, package.json and README only: no chart, tests,
   assert.match(readFileSync(join(installed, 'ghostwire', pkg.bin.ghostwire as string), 'utf8'), /^#!\/usr\/bin\/env node\n/, 'node shebang');
 });
 
+test('kubectl-ghostwire (the kubectl plugin) is on PATH from the production install and runs ghostwire status', () => {
+  assert.equal(pkg.bin['kubectl-ghostwire'], pkg.bin.ghostwire, 'the same entry point');
+  assert.ok(readdirSync(binDir).includes('kubectl-ghostwire'));
+  const r = spawnSync('kubectl-ghostwire', ['status', '--help'], { cwd: prefix, env: ghostwireEnv(), encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^Usage: ghostwire status /);
+  const bad = spawnSync('kubectl-ghostwire', ['status', '-o', 'xml'], { cwd: prefix, env: ghostwireEnv(), encoding: 'utf8', timeout: 60_000 });
+  assert.equal(bad.status, 2);
+});
+
 test('ghostwire --version and --help run from the production install', () => {
   const v = ghostwire(['--version']);
   assert.equal(v.status, 0, v.stderr);
   assert.equal(v.stdout.trim(), VERSION);
   const h = ghostwire(['--help']);
   assert.equal(h.status, 0, h.stderr);
-  for (const cmd of ['serve', 'init', 'watch', 'inject', 'certs', 'shadow']) assert.match(h.stdout, new RegExp(`\\b${cmd}\\b`));
+  for (const cmd of ['serve', 'init', 'watch', 'inject', 'certs', 'shadow', 'status']) assert.match(h.stdout, new RegExp(`\\b${cmd}\\b`));
 });
 
 test('ghostwire inject on a Deployment (production install) adds the init container and watcher', () => {

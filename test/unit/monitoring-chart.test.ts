@@ -146,7 +146,7 @@ test('helm lint --strict is clean with every monitoring object on, in every cert
   const bundle = Buffer.from(generateCA('lint-ca', 1).certPem).toString('base64');
   const variants: string[][] = [
     ALL_ON,
-    [...ALL_ON, 'shadow.enabled=true', 'injectedNamespaces={shop}'],
+    [...ALL_ON, 'shadow.enabled=true', 'injectedNamespaces={shop}', 'injectedServiceAccounts={orders-web}'],
     [...ALL_ON, 'certs.mode=certManager'],
     [...ALL_ON, 'certs.mode=existingSecret', 'certs.existingSecret=my-tls', `certs.caBundle=${bundle}`],
   ];
@@ -270,7 +270,7 @@ test('shadow controller: a PodMonitor on its pods (honorLabels keeps the workloa
   const helm = helmOrSkip(t);
   if (!helm) return;
   assert.equal(ok(helm, ['metrics.serviceMonitor.enabled=true']).filter((o) => o.kind === 'PodMonitor').length, 0);
-  const objects = ok(helm, ['metrics.serviceMonitor.enabled=true', 'shadow.enabled=true']);
+  const objects = ok(helm, ['metrics.serviceMonitor.enabled=true', 'shadow.enabled=true', 'injectedNamespaces={shop}', 'injectedServiceAccounts={orders-web}']);
   const pm = find(objects, 'PodMonitor', `${FULLNAME}-shadow`);
   const dep = find(objects, 'Deployment', `${FULLNAME}-shadow`);
   assert.ok(selects(pm.spec.selector, dep.spec.template.metadata.labels), 'selects the controller pods');
@@ -280,13 +280,14 @@ test('shadow controller: a PodMonitor on its pods (honorLabels keeps the workloa
   assert.deepEqual([ep.port, ep.scheme, ep.path, ep.honorLabels], ['metrics', 'http', '/metrics', true]);
 });
 
-test('shadow controller: its container declares the port the PodMonitor scrapes (8080)', { todo: 'the controller\'s metrics port is added to templates/shadow.yaml by the work on ghostwire status' }, (t) => {
+test('shadow controller: its container declares the port the PodMonitor scrapes (8080) and serves metrics there', (t) => {
   const helm = helmOrSkip(t);
   if (!helm) return;
-  const objects = ok(helm, ['metrics.serviceMonitor.enabled=true', 'shadow.enabled=true']);
+  const objects = ok(helm, ['metrics.serviceMonitor.enabled=true', 'shadow.enabled=true', 'injectedNamespaces={shop}', 'injectedServiceAccounts={orders-web}']);
   const ep = find(objects, 'PodMonitor', `${FULLNAME}-shadow`).spec.podMetricsEndpoints[0];
   const c = find(objects, 'Deployment', `${FULLNAME}-shadow`).spec.template.spec.containers[0];
   assert.equal(c.ports?.find((p: any) => p.name === ep.port)?.containerPort, 8080);
+  assert.ok(c.args.includes('--metrics-listen=:8080'), 'the controller listens where the port says');
 });
 
 test('watchers\' PodMonitor: port gw-metrics over HTTP on every pod the real injector renders (sidecar and native sidecar)', (t) => {
@@ -331,8 +332,8 @@ test('watchers\' PodMonitor: namespaces from injectedNamespaces (both forms) or 
   const helm = helmOrSkip(t);
   if (!helm) return;
   const pmOf = (set: string[], values?: unknown) => find(ok(helm, ['metrics.podMonitor.enabled=true', ...set], values), 'PodMonitor', `${FULLNAME}-watchers`);
-  assert.deepEqual(pmOf(['injectedNamespaces[0]=shop', 'injectedNamespaces[1].name=pay', 'injectedNamespaces[1].serviceAccounts={pay-web}']).spec.namespaceSelector, { matchNames: ['shop', 'pay'] });
-  assert.deepEqual(pmOf(['injectedNamespaces={shop}', 'metrics.podMonitor.namespaces={a,b}']).spec.namespaceSelector, { matchNames: ['a', 'b'] });
+  assert.deepEqual(pmOf(['injectedNamespaces[0]=shop', 'injectedNamespaces[1].name=pay', 'injectedNamespaces[1].serviceAccounts={pay-web}', 'injectedServiceAccounts={orders-web}']).spec.namespaceSelector, { matchNames: ['shop', 'pay'] });
+  assert.deepEqual(pmOf(['injectedNamespaces={shop}', 'injectedServiceAccounts={orders-web}', 'metrics.podMonitor.namespaces={a,b}']).spec.namespaceSelector, { matchNames: ['a', 'b'] });
   const narrowed = pmOf([], { metrics: { podMonitor: { selector: { matchLabels: { 'ghostwire.dev/injected': 'true' }, matchExpressions: [{ key: 'tier', operator: 'NotIn', values: ['batch'] }] } } } });
   assert.deepEqual(narrowed.spec.selector, { matchLabels: { 'ghostwire.dev/injected': 'true' }, matchExpressions: [{ key: 'tier', operator: 'NotIn', values: ['batch'] }] });
   assert.equal(pmOf(['metrics.podMonitor.namespace=monitoring']).metadata.namespace, 'monitoring');

@@ -149,7 +149,7 @@ test('invalid annotations deny with every bad key named; warn mode injects with 
   assert.match(denied.denial!.message, /ghostwire\.dev\/jumpHook: "FORWARD" is invalid; allowed: "OUTPUT" or "PREROUTING"/);
   assert.match(denied.denial!.message, /ghostwire\.dev\/natChain: "-j ACCEPT" is invalid/);
   assert.match(denied.denial!.message, /Deployment shop\/web/);
-  const warn = { ...ctx, defaults: parseDefaults('invalidAnnotations: warn', 'test').defaults };
+  const warn = { ...ctx, defaults: parseDefaults('invalidAnnotations: warn\nallowedImages: [registry.example/gw]', 'test').defaults };
   const warned = mutate(requestFor(obj, 'shop'), warn);
   assert.equal(warned.allowed, true);
   assert.equal(warned.result, 'injected');
@@ -163,7 +163,7 @@ test('no annotation value reaches the rendered containers except through validat
   const hostile = '$(curl evil);`id`';
   const obj = deployment({ annotations: { 'ghostwire.dev/roleActive': hostile } });
   assert.equal(mutate(requestFor(obj, 'shop'), ctx).allowed, false);
-  const warn = { ...ctx, defaults: parseDefaults('invalidAnnotations: warn', 'test').defaults };
+  const warn = { ...ctx, defaults: parseDefaults('invalidAnnotations: warn\nallowedImages: [registry.example/gw]', 'test').defaults };
   const out = mutate(requestFor(obj, 'shop'), warn);
   assert.ok(!JSON.stringify(out.patch).includes('curl evil'));
 });
@@ -240,7 +240,9 @@ test('Pod UPDATE is never patched (containers are immutable); workload UPDATE is
 
 test('one memo across differently shaped objects never hands one object another object\'s patch', async () => {
   const { createMutationMemo } = await import('../../src/admission/memo.js');
-  const memoCtx = { ...ctx, memo: createMutationMemo() };
+  // The images must be ones the administrator allows (allowedImages), else both are simply denied.
+  const allowing = { ...ctx, defaults: parseDefaults('allowedImages: [reg.example/]', 'test').defaults };
+  const memoCtx = { ...allowing, memo: createMutationMemo() };
   const variants: KubeObject[] = [
     deployment(),
     deployment({}),
@@ -265,7 +267,9 @@ test('one memo across differently shaped objects never hands one object another 
 test('the response body is exactly the JSON of the AdmissionReview', async () => {
   const { admissionReviewBody, toAdmissionResponse, toAdmissionReview } = await import('../../src/admission/response.js');
   const { createMutationMemo } = await import('../../src/admission/memo.js');
-  const memoCtx = { ...ctx, memo: createMutationMemo() };
+  // The images must be ones the administrator allows (allowedImages), else both are simply denied.
+  const allowing = { ...ctx, defaults: parseDefaults('allowedImages: [reg.example/]', 'test').defaults };
+  const memoCtx = { ...allowing, memo: createMutationMemo() };
   for (const obj of [deployment(), { ...deployment(), kind: 'ConfigMap' }]) {
     for (let i = 0; i < 2; i++) {
       const out = mutate(requestFor(obj as KubeObject, 'shop'), memoCtx);
@@ -312,13 +316,15 @@ test('quantities the API server stores canonically ("0.5" as "500m") do not trig
 
 test('memo keys cannot be forged by annotation values: a NUL or separator in a value never aliases another object', async () => {
   const { createMutationMemo } = await import('../../src/admission/memo.js');
-  const memoCtx = { ...ctx, memo: createMutationMemo() };
+  // The images must be ones the administrator allows (allowedImages), else both are simply denied.
+  const allowing = { ...ctx, defaults: parseDefaults('allowedImages: [reg.example/]', 'test').defaults };
+  const memoCtx = { ...allowing, memo: createMutationMemo() };
   const attacker = deployment({ annotations: {} });
   attacker.metadata!.annotations = { 'ghostwire.dev/enabled': 'true', 'ghostwire.dev/image': 'reg.example/gw:1\u0000|ghostwire.dev/enabled=true' };
   mutate(requestFor(attacker, 'team-b'), memoCtx);
   const victim = deployment({ annotations: { 'ghostwire.dev/enabled': 'true' } });
   victim.metadata!.annotations = { 'ghostwire.dev/enabled': 'true', 'ghostwire.dev/image': 'reg.example/gw:1' };
-  const expected = mutate(requestFor(victim, 'team-a'), ctx);
+  const expected = mutate(requestFor(victim, 'team-a'), allowing);
   const got = mutate(requestFor(victim, 'team-a'), memoCtx);
   assert.equal(expected.result, 'injected');
   assert.deepEqual(got, expected);
@@ -349,7 +355,7 @@ test('null fields in a hand-made review do not throw', () => {
 });
 
 test('warn mode: an invalid template value falls back to the object\'s value, the layer below', () => {
-  const warn = { ...ctx, defaults: parseDefaults('invalidAnnotations: warn', 'test').defaults };
+  const warn = { ...ctx, defaults: parseDefaults('invalidAnnotations: warn\nallowedImages: [registry.example/gw]', 'test').defaults };
   const obj = deployment({ annotations: { 'ghostwire.dev/image': 'bad image' } });
   obj.metadata!.annotations!['ghostwire.dev/image'] = 'registry.example/gw:1';
   const out = mutate(requestFor(obj, 'shop'), warn);

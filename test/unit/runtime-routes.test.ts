@@ -2,7 +2,8 @@
 // which Service changes alter the pairing at all.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseConntrackList, resetFilters, deleteArgs, type ConntrackEntry } from '../../src/runtime/conntrack/entries.js';
+import { parseConntrackList, rerouteFilters, rerouteSockets, resetFilters, deleteArgs, wrongSockets, type ConntrackEntry } from '../../src/runtime/connections/entries.js';
+import { closeArgs } from '../../src/runtime/connections/sockets.js';
 import { changedRoutes, desiredRouting, routesOf, savedRouting, type RoutingState } from '../../src/runtime/routes.js';
 import { chainRestorePayload, parseSave, type ChainSpec, type DnatRule } from '../../src/runtime/iptables/rules.js';
 import { diffMaps, describeMapChange, mapContentKey } from '../../src/runtime/map-diff.js';
@@ -91,6 +92,35 @@ test('conntrack selection: a reverse entry (picked up from the server\'s packet 
   assert.deepEqual(deleteArgs(toPreview[0]!), ['-D', '-f', 'ipv4', '-p', 'tcp', '--orig-src', '10.96.0.20', '--sport', '80']);
   // Routed to active, a reverse entry rewrites nothing either way: left alone.
   assert.deepEqual(resetFilters(reverse, [{ family: 4, protocol: 'TCP', activeIP: '10.96.0.20', port: 80, target: '10.96.0.20' }]), []);
+});
+
+test('socket selection: the wrong TCP connections by their four addresses, never UDP, never a finished one; ss gets them as one filter', () => {
+  const entries = parseConntrackList(`${LIST}\nipv4     2 tcp      6 100 TIME_WAIT src=10.244.0.5 dst=10.96.0.20 sport=40077 dport=80 src=10.96.0.20 dst=10.244.0.5 sport=80 dport=40077 mark=0 use=1\n`);
+  const toPreview = [{ family: 4 as const, protocol: 'TCP' as const, activeIP: '10.96.0.20', port: 80, target: '10.96.0.21' }];
+  const sockets = wrongSockets(entries, toPreview);
+  assert.deepEqual(sockets, [{ family: 4, src: '10.244.0.5', sport: 40001, dst: '10.96.0.20', dport: 80 }]);
+  assert.deepEqual(wrongSockets(entries, [{ family: 4, protocol: 'UDP', activeIP: '10.96.0.30', port: 53, target: '10.96.0.31' }]), [], 'UDP has no socket to close');
+  const v6 = wrongSockets(entries, [{ family: 6, protocol: 'TCP', activeIP: 'fd00:96::20', port: 80, target: 'fd00:96::20' }]);
+  assert.equal(v6.length, 1);
+  assert.deepEqual(closeArgs([...sockets, ...v6]), [
+    '-K', '-t', '-n', '-H',
+    '(', 'src', '10.244.0.5:40001', 'and', 'dst', '10.96.0.20:80', ')',
+    'or',
+    '(', 'src', `[${v6[0]!.src}]:${v6[0]!.sport}`, 'and', 'dst', '[fd00:96::20]:80', ')',
+  ]);
+});
+
+test('without a listing: every TCP socket to a rerouted destination is closed, UDP flows deleted by filter', () => {
+  const rerouted = [
+    { family: 4 as const, protocol: 'UDP' as const, activeIP: '10.96.0.30', port: 53, target: '10.96.0.31', from: '10.96.0.30' },
+    { family: 4 as const, protocol: 'TCP' as const, activeIP: '10.96.0.20', port: 80, target: '10.96.0.21', from: '10.96.0.20' },
+  ];
+  assert.deepEqual(rerouteFilters(rerouted).map((f) => deleteArgs(f).join(' ')), [
+    '-D -f ipv4 -p udp --orig-dst 10.96.0.30 --dport 53 --reply-src 10.96.0.30',
+    '-D -f ipv4 -p udp --orig-src 10.96.0.30 --sport 53',
+  ]);
+  assert.deepEqual(rerouteSockets(rerouted), [{ family: 4, dst: '10.96.0.20', dport: 80 }]);
+  assert.deepEqual(closeArgs(rerouteSockets(rerouted)), ['-K', '-t', '-n', '-H', '(', 'dst', '10.96.0.20:80', ')']);
 });
 
 test('pairing diff: which Service changes alter the rules, and which change nothing', () => {

@@ -66,6 +66,7 @@ async function harness(o: { env?: Record<string, string>; ex?: FakeExecutor; ct?
     api: client,
     executor: ex,
     conntrack: ct,
+    sockets: ct,
     log,
     metrics,
     verifyIntervalMs: o.verifyMs ?? 100,
@@ -409,7 +410,7 @@ test('a Service event that does not change the pairing changes nothing; a burst 
   }
 });
 
-test('connections follow the role: a flip resets exactly the entries whose route changed, both directions; keep mode resets none', async () => {
+test('connections follow the role: a flip closes the TCP sockets and deletes the UDP flows whose route changed, both directions; keep mode touches none', async () => {
   stub.setLabels({ role: 'active' });
   const withDns = [svc('orders', '10.96.0.20', [80, [53, 'UDP']]), svc('orders-preview', '10.96.0.21', [80, [53, 'UDP']])];
   stub.setServices(withDns);
@@ -428,22 +429,28 @@ test('connections follow the role: a flip resets exactly the entries whose route
     await waitFor(() => h.watcher.healthy && stub.openWatches('services') === 1, 'healthy');
     assert.equal(ct.resets.length, 0, 'nothing to reset while routes match');
     stub.setLabels({ role: 'preview' });
-    await waitFor(() => ct.hits.length === 2, 'resets after the flip');
-    assert.deepEqual(ct.hits.map((f) => (f.kind === 'forward' ? `${f.protocol} ${f.origDst}:${f.dport} from ${f.replySrc}` : 'reverse')).sort(), ['tcp 10.96.0.20:80 from 10.96.0.20', 'udp 10.96.0.20:53 from 10.96.0.20']);
-    assert.deepEqual(ct.entries.map((e) => `${e.dst}:${e.dport}`).sort(), ['10.96.0.20:5000', '10.96.5.5:80'], 'only connections not on a rerouted destination survive');
-    await waitFor(async () => (await metric(h.metrics, 'ghostwire_conntrack_entries_reset_total', '{trigger="role"}')) === 2, 'metric');
+    const state = () => ct.entries.map((e) => `${e.protocol} ${e.dst}:${e.dport} ${e.state ?? ''}`.trim()).sort();
+    await waitFor(() => ct.hits.length === 1 && ct.entries.some((e) => e.state === 'CLOSE'), 'resets after the flip');
+    // TCP: every socket to the rerouted destination closed at once (its old backend learns it too; the kernel moves
+    // the entry to CLOSE). UDP: the flow deleted. Connections not on a rerouted destination are left alone.
+    assert.deepEqual(ct.closed[0], { family: 4, dst: '10.96.0.20', dport: 80 });
+    assert.deepEqual(ct.hits.map((f) => (f.kind === 'forward' ? `${f.protocol} ${f.origDst}:${f.dport} from ${f.replySrc}` : 'reverse')), ['udp 10.96.0.20:53 from 10.96.0.20']);
+    assert.deepEqual(state(), ['tcp 10.96.0.20:80 CLOSE', 'tcp 10.96.5.5:80', 'udp 10.96.0.20:5000']);
+    await waitFor(async () => (await metric(h.metrics, 'ghostwire_conntrack_entries_reset_total', '{trigger="role"}')) === 1, 'metric');
+    assert.equal(await metric(h.metrics, 'ghostwire_connections_closed_total', '{trigger="role"}'), 1);
     // The app reconnects through the DNAT rule; flipping back resets those.
     ct.entries.push({ family: 4, protocol: 'tcp', src: '10.244.0.5', dst: '10.96.0.20', sport: 41003, dport: 80, replySrc: '10.96.0.21' });
     stub.setLabels({ role: 'active' });
-    await waitFor(() => ct.hits.length === 3, 'reset after the flip back');
-    assert.equal(ct.hits[2]?.kind === 'forward' && ct.hits[2].replySrc, '10.96.0.21');
+    await waitFor(() => ct.entries.find((e) => e.sport === 41003)?.state === 'CLOSE', 'closed after the flip back');
     // A Service change that reroutes in preview resets too (the preview recreated elsewhere).
     stub.setLabels({ role: 'preview' });
-    await waitFor(() => jumps(h.ex).length === 1, 'preview');
+    // The flip's reset done (its close and its listing passes), so that it cannot be the one closing the next entry.
+    await waitFor(() => jumps(h.ex).length === 1 && ct.closed.length === 3, 'preview');
+    await new Promise((r) => setTimeout(r, 100));
     ct.entries.push({ family: 4, protocol: 'tcp', src: '10.244.0.5', dst: '10.96.0.20', sport: 41004, dport: 80, replySrc: '10.96.0.21' });
     stub.setServices([withDns[0]!, svc('orders-preview', '10.96.0.66', [80, [53, 'UDP']])]);
-    await waitFor(() => ct.hits.some((f) => f.kind === 'forward' && f.replySrc === '10.96.0.21') && ct.entries.every((e) => e.sport !== 41004), 'reset after the Service change');
-    await waitFor(async () => (await metric(h.metrics, 'ghostwire_conntrack_entries_reset_total', '{trigger="services"}'))! >= 1, 'services trigger');
+    await waitFor(() => ct.entries.find((e) => e.sport === 41004)?.state === 'CLOSE', 'closed after the Service change');
+    await waitFor(async () => (await metric(h.metrics, 'ghostwire_connections_closed_total', '{trigger="services"}')) === 1, 'services trigger');
   } finally {
     stub.setServices(BASE);
     await h.stop();
@@ -456,7 +463,7 @@ test('connections follow the role: a flip resets exactly the entries whose route
     stub.setLabels({ role: 'preview' });
     await waitFor(() => jumps(keep.ex).length === 1, 'jump');
     await new Promise((r) => setTimeout(r, 300));
-    assert.equal(ct2.lists + ct2.resets.length, 0, 'keep: conntrack is never called');
+    assert.equal(ct2.lists + ct2.resets.length + ct2.closed.length, 0, 'keep: conntrack and ss are never called');
   } finally {
     await keep.stop();
   }
@@ -479,6 +486,35 @@ test('conntrack missing: the rules still flip, the failure is counted and logged
     await waitFor(() => ct.entries.length === 0, 'retried at a later verify');
   } finally {
     await h.stop();
+  }
+});
+
+test('ss missing or a kernel without SOCK_DESTROY: the entries are deleted anyway; a failing ss is counted and logged', async () => {
+  for (const broken of ['ss fails', 'no SOCK_DESTROY'] as const) {
+    stub.setLabels({ role: 'active' });
+    stub.setServices(BASE);
+    const ct = fakeConntrack([{ family: 4, protocol: 'tcp', src: '10.244.0.5', dst: '10.96.0.20', sport: 42001, dport: 80, replySrc: '10.96.0.20' }]);
+    if (broken === 'ss fails') ct.failSockets = true;
+    else ct.noSockDestroy = true;
+    const h = await harness({ ct });
+    try {
+      await waitFor(() => h.watcher.healthy, 'healthy');
+      stub.setLabels({ role: 'preview' });
+      await waitFor(() => ct.entries.length === 0, `${broken}: the entry is deleted`);
+      // Asked twice: every socket to the destination right after the flip, then the one socket the listing found.
+      assert.deepEqual(ct.closed, [{ family: 4, dst: '10.96.0.20', dport: 80 }, { family: 4, src: '10.244.0.5', sport: 42001, dst: '10.96.0.20', dport: 80 }], broken);
+      assert.equal(await metric(h.metrics, 'ghostwire_connections_closed_total', '{trigger="role"}'), 0);
+      const counted = await metric(h.metrics, 'ghostwire_errors_total', '{type="sockets"}');
+      if (broken === 'ss fails') {
+        assert.equal(counted, 2);
+        assert.ok(h.logs.find(/closing sockets \(1 selector\(s\)\) failed; their connection-tracking entries are deleted anyway/));
+      } else {
+        assert.equal(counted, 0, 'closing nothing is no error: the socket may have closed meanwhile');
+      }
+      assert.equal(await metric(h.metrics, 'ghostwire_conntrack_entries_reset_total', '{trigger="role"}'), 1);
+    } finally {
+      await h.stop();
+    }
   }
 });
 

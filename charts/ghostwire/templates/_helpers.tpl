@@ -88,8 +88,8 @@ app.kubernetes.io/part-of: ghostwire
 {{- end -}}
 
 {{/*
-Label on ghostwire's own Deployments and pods. The webhook's objectSelector excludes every object carrying it
-(NotIn matches objects without the label), so the webhook never intercepts the creation of its own pods.
+Label on ghostwire's own Deployments and pods (it exempts nothing: the webhook never sees them because the release
+namespace is excluded by the namespaceSelector).
 */}}
 {{- define "ghostwire.componentLabelKey" -}}ghostwire.dev/component{{- end -}}
 
@@ -122,6 +122,25 @@ seccompProfile:
 {{- $out := list "kube-system" "kube-public" "kube-node-lease" .Release.Namespace -}}
 {{- range .Values.webhook.excludeNamespaces -}}
 {{- $out = append $out . -}}
+{{- end -}}
+{{- toJson (uniq $out) -}}
+{{- end -}}
+
+{{/*
+The namespaces that opted in: the names in injectedNamespaces, as a JSON list. Every per-namespace grant of the
+chart (the injected pods' Role, the webhook's Events, the shadow controller) is rendered there and nowhere else. A
+namespace the webhook never injects (system, release, webhook.excludeNamespaces) fails the render.
+*/}}
+{{- define "ghostwire.optedInNamespaces" -}}
+{{- $excluded := include "ghostwire.excludedNamespaces" . | fromJsonArray -}}
+{{- $out := list -}}
+{{- range .Values.injectedNamespaces -}}
+{{- $ns := "" -}}
+{{- if kindIs "string" . }}{{ $ns = . }}{{ else }}{{ $ns = .name }}{{ end -}}
+{{- if has $ns $excluded -}}
+{{- fail (printf "injectedNamespaces: %q is never injected (kube-system, kube-public, kube-node-lease, the release namespace and webhook.excludeNamespaces are excluded); remove it" $ns) -}}
+{{- end -}}
+{{- $out = append $out $ns -}}
 {{- end -}}
 {{- toJson (uniq $out) -}}
 {{- end -}}
@@ -219,6 +238,46 @@ upgrade reuses the previous values when given none) acts once, not on every upgr
 {{- $_ := set $out "source" (ternary "rotated" "generated" $complete) -}}
 {{- end -}}
 {{- toYaml $out -}}
+{{- end -}}
+
+{{/* Webhook entries ---------------------------------------------------------------------------------------- */}}
+
+{{/* What both webhook entries share: the endpoint and its CA, the namespace scope, timeouts. (dict "root" . "caBundle" $b) */}}
+{{- define "ghostwire.webhookEndpoint" -}}
+{{- $v := .root.Values -}}
+admissionReviewVersions: ["v1"]
+sideEffects: NoneOnDryRun
+reinvocationPolicy: {{ $v.webhook.reinvocationPolicy }}
+timeoutSeconds: {{ $v.webhook.timeoutSeconds }}
+matchPolicy: Equivalent
+clientConfig:
+  {{- if $v.webhook.url }}
+  url: {{ $v.webhook.url | quote }}
+  {{- else }}
+  service:
+    name: {{ include "ghostwire.serviceName" .root }}
+    namespace: {{ .root.Release.Namespace }}
+    path: /mutate
+    port: {{ $v.service.port }}
+  {{- end }}
+  {{- /* certManager: no caBundle at all, so the cainjector owns the field and upgrades never blank it. */}}
+  {{- if .caBundle }}
+  caBundle: {{ .caBundle | quote }}
+  {{- end }}
+namespaceSelector:
+  {{- if $v.webhook.namespaceSelector.requireOptInLabel }}
+  matchLabels:
+    {{ $v.webhook.namespaceSelector.optInLabel.key }}: {{ $v.webhook.namespaceSelector.optInLabel.value | quote }}
+  {{- end }}
+  matchExpressions:
+    - key: kubernetes.io/metadata.name
+      operator: NotIn
+      values: {{ include "ghostwire.excludedNamespaces" .root }}
+{{- end -}}
+
+{{/* CEL: owner reference `o` is one of the workload controllers whose Pods ghostwire injects through the owner. */}}
+{{- define "ghostwire.podControllerKinds" -}}
+((o.apiVersion == 'apps/v1' && o.kind in ['ReplicaSet', 'StatefulSet', 'DaemonSet']) || (o.apiVersion == 'batch/v1' && o.kind == 'Job'))
 {{- end -}}
 
 {{/* Policy mode: the scope of the admission policies, the same as the webhook's namespaceSelector. */}}

@@ -1,7 +1,7 @@
 // The watcher's Prometheus metrics (served on :8081/metrics), on a registry of its own.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
-export const ERROR_TYPES = ['api_get', 'api_watch', 'iptables', 'map', 'refresh', 'conntrack', 'events'] as const;
+export const ERROR_TYPES = ['api_get', 'api_watch', 'iptables', 'map', 'refresh', 'conntrack', 'sockets', 'events'] as const;
 export const REPROGRAM_CAUSES = ['services', 'refresh', 'repair', 'role'] as const;
 export type ReprogramCause = (typeof REPROGRAM_CAUSES)[number];
 export const RESET_TRIGGERS = ['role', 'services'] as const;
@@ -11,7 +11,7 @@ export class WatcherMetrics {
   readonly registry = new Registry();
   readonly dnatRules = new Gauge({ name: 'ghostwire_dnat_rules', help: 'DNAT rules in the chain per active Service (all ports and families)', labelNames: ['service'], registers: [this.registry] });
   readonly jumpState = new Gauge({ name: 'ghostwire_jump_state', help: '1 for the current routing state: preview (jump installed) or active (no jump)', labelNames: ['state'], registers: [this.registry] });
-  readonly errors = new Counter({ name: 'ghostwire_errors_total', help: 'Errors by type: api_get, api_watch, iptables, map, refresh, conntrack, events', labelNames: ['type'], registers: [this.registry] });
+  readonly errors = new Counter({ name: 'ghostwire_errors_total', help: 'Errors by type: api_get, api_watch, iptables, map, refresh, conntrack, sockets, events', labelNames: ['type'], registers: [this.registry] });
   readonly latency = new Histogram({
     name: 'ghostwire_label_to_jump_seconds',
     help: 'From the arrival of a role change (watch event or poll answer) to the iptables change being done',
@@ -34,6 +34,12 @@ export class WatcherMetrics {
     labelNames: ['trigger'],
     registers: [this.registry],
   });
+  readonly socketsClosed = new Counter({
+    name: 'ghostwire_connections_closed_total',
+    help: "The application's TCP connections closed at the socket (ss -K) because their route changed, by trigger: role, services",
+    labelNames: ['trigger'],
+    registers: [this.registry],
+  });
   readonly serviceLatency = new Histogram({
     name: 'ghostwire_service_to_rules_seconds',
     help: 'From the arrival of a Service change that reroutes a destination to the iptables change being done',
@@ -47,7 +53,10 @@ export class WatcherMetrics {
     collectDefaultMetrics({ register: this.registry });
     for (const t of ERROR_TYPES) this.errors.inc({ type: t }, 0);
     for (const c of REPROGRAM_CAUSES) this.reprograms.inc({ cause: c }, 0);
-    for (const t of RESET_TRIGGERS) this.conntrackResets.inc({ trigger: t }, 0);
+    for (const t of RESET_TRIGGERS) {
+      this.conntrackResets.inc({ trigger: t }, 0);
+      this.socketsClosed.inc({ trigger: t }, 0);
+    }
     this.jumpState.set({ state: 'preview' }, 0);
     this.jumpState.set({ state: 'active' }, 0);
   }

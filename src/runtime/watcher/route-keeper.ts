@@ -14,7 +14,8 @@ import type { RuntimeEnvConfig } from '../../config/index.js';
 import type { ServiceObject } from '../../k8s/lite/objects.js';
 import type { Logger } from '../../log.js';
 import type { Family } from '../../net/address.js';
-import type { ConntrackExecutor } from '../conntrack/executor.js';
+import type { ConntrackExecutor } from '../connections/conntrack.js';
+import type { SocketCloser } from '../connections/sockets.js';
 import { type DnatMap, chainSpecs, formatDnatMap, writeFileAtomic } from '../dnat-map.js';
 import type { IptablesExecutor } from '../iptables/executor.js';
 import { type ChainSpec, type ChainState, parseSave, reconcilePlan } from '../iptables/rules.js';
@@ -33,6 +34,7 @@ export interface RouteKeeperOptions {
   nameservers: readonly string[];
   executor: IptablesExecutor;
   conntrack: ConntrackExecutor;
+  sockets: SocketCloser;
   log: Logger;
   metrics: WatcherMetrics;
   resolvConfPath: string;
@@ -288,8 +290,9 @@ export class RouteKeeper {
         log.warn({ family: o.family, state: o.state }, `chain ${config.natChain} was ${o.state} (IPv${o.family}); rebuilt from the desired state`);
       }
       const change = this.lastChange ?? { added: [], removed: [], rewritten: [] };
-      if (cause === 'services' && this.changeArrival !== undefined) metrics.serviceLatency.observe(Number(process.hrtime.bigint() - this.changeArrival) / 1e9);
-      if (cause !== 'repair') log.info({ cause, added: change.added.length, removed: change.removed.length, rewritten: change.rewritten.length }, `rules reprogrammed (${cause}): ${describeMapChange(change)}`);
+      const ms = cause === 'services' && this.changeArrival !== undefined ? Number(process.hrtime.bigint() - this.changeArrival) / 1e6 : undefined;
+      if (ms !== undefined) metrics.serviceLatency.observe(ms / 1000);
+      if (cause !== 'repair') log.info({ cause, added: change.added.length, removed: change.removed.length, rewritten: change.rewritten.length, latencyMs: ms === undefined ? null : Math.round(ms * 100) / 100 }, `rules reprogrammed (${cause}): ${describeMapChange(change)}`);
       this.o.report?.reprogram?.(cause, change);
     }
     this.changeArrival = undefined;
@@ -315,11 +318,12 @@ export class RouteKeeper {
     if (rerouted.length === 0 && !this.resetOwed) return;
     const trigger = outcomes.some((o) => o.changedJump) ? 'role' : 'services';
     const routes = new Map<Family, Route[]>(outcomes.map((o) => [o.family, [...o.routes, ...o.rerouted]]));
-    const deleted = await resetConnections(this.o, routes, rerouted, () => this.pending.verify || this.pending.refresh || (this.pending.services && !this.debounce));
-    this.resetOwed = deleted === undefined;
-    if (deleted === undefined) return;
-    this.o.metrics.conntrackResets.inc({ trigger }, deleted);
-    if (deleted > 0) this.o.report?.reset?.(trigger, deleted);
+    const outcome = await resetConnections(this.o, routes, rerouted, () => this.pending.verify || this.pending.refresh || (this.pending.services && !this.debounce));
+    this.resetOwed = outcome === undefined || !outcome.clean;
+    if (outcome === undefined) return;
+    this.o.metrics.conntrackResets.inc({ trigger }, outcome.deleted);
+    this.o.metrics.socketsClosed.inc({ trigger }, outcome.closed);
+    if (outcome.deleted > 0) this.o.report?.reset?.(trigger, outcome.deleted);
   }
 }
 

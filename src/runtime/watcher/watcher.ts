@@ -9,7 +9,8 @@ import { type RuntimeEnvConfig, STATUS_ANNOTATION } from '../../config/index.js'
 import type { PodLike } from '../../k8s/lite/objects.js';
 import type { Logger } from '../../log.js';
 import { VERSION } from '../../version.js';
-import type { ConntrackExecutor } from '../conntrack/executor.js';
+import type { ConntrackExecutor } from '../connections/conntrack.js';
+import type { SocketCloser } from '../connections/sockets.js';
 import type { IptablesExecutor } from '../iptables/executor.js';
 import { describeMapChange } from '../map-diff.js';
 import type { ServiceSource as ListServices } from '../program.js';
@@ -26,6 +27,7 @@ export interface WatcherOptions {
   api: WatcherApi;
   executor: IptablesExecutor;
   conntrack: ConntrackExecutor;
+  sockets: SocketCloser;
   log: Logger;
   metrics: WatcherMetrics;
   verifyIntervalMs: number;
@@ -77,6 +79,7 @@ export class Watcher {
       nameservers: o.nameservers,
       executor: o.executor,
       conntrack: o.conntrack,
+      sockets: o.sockets,
       log,
       metrics,
       resolvConfPath: o.resolvConfPath,

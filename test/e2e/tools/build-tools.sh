@@ -1,28 +1,24 @@
 #!/usr/bin/env bash
-# Builds (once) the real Kubernetes control-plane binaries, etcd and helm that
-# the e2e tests run, from the Go module proxy, and caches them outside the repo:
+# Builds (once) the real Kubernetes control-plane binaries, etcd, helm 3, helm 4 and the Argo Rollouts controller
+# that the e2e tests run, from the Go module proxy, and caches them outside the repo:
 #
 #   ${GHOSTWIRE_TOOLS_CACHE:-$HOME/.cache/ghostwire-tools}/<component>-<version>/bin/
 #
-# A warm cache returns in well under a second. A cold build on a fresh 2-core
-# machine takes 6-12 minutes (kube-apiserver is most of it) and needs ~5 GB of
-# disk (GOCACHE ~3.6 GB, GOMODCACHE ~1 GB, binaries 330 MB). Builds are atomic:
-# each component is built into a temporary directory that is renamed into place
-# only when complete.
+# A warm cache returns in about a second. A cold build of everything on 2 cores took 14-42 minutes depending on the
+# load (README.md has the measured figures per component). Builds are atomic: each component is built into a temporary
+# directory that is renamed into place only when its binaries report the expected version.
 #
 # Usage: test/e2e/tools/build-tools.sh [--force] [kubernetes|etcd|helm3|helm4|rollouts ...]
-#   --force   rebuild the selected components even when cached
-#             (same as GHOSTWIRE_TOOLS_FORCE=1)
-#   GHOSTWIRE_K8S_VERSION=v1.35.4 builds another supported Kubernetes release
-#   (versions.env has the default; modules/ the releases that can be built).
+#   --force   rebuild the selected components even when cached (same as GHOSTWIRE_TOOLS_FORCE=1)
+#   GHOSTWIRE_K8S_VERSION=v1.35.4 builds another supported Kubernetes release (and the etcd it pins);
+#   versions.env has the default, modules/kubernetes-<version>/ the releases that can be built.
 #
-# Prints KUBE_APISERVER=..., KUBE_CONTROLLER_MANAGER=..., KUBECTL=..., ETCD=...,
-# HELM3=..., HELM4=..., HELM=... (helm 4), ROLLOUTS_CONTROLLER=..., ROLLOUTS_CRDS=...
-# on stdout (progress goes to stderr) and writes $CACHE/env-<k8s version>.sh,
-# which exports the same variables.
+# Prints KUBE_APISERVER=..., KUBE_CONTROLLER_MANAGER=..., KUBECTL=..., ETCD=..., HELM3=..., HELM4=...,
+# HELM=... (helm 4), ROLLOUTS_CONTROLLER=..., ROLLOUTS_CRDS=... on stdout (progress goes to stderr) and writes
+# $CACHE/env-<k8s version>.sh, which exports the same variables (for every component that is cached).
 #
-# Never writes inside the repository: the wrapper modules' go.mod/go.sum are
-# committed tidy and are used read-only (-mod=readonly); regenerate them with
+# Never writes inside the repository: the wrapper modules' go.mod/go.sum are committed tidy and are used
+# read-only (-mod=readonly, so every module is checked against the committed go.sum); regenerate them with
 # update-wrappers.sh when bumping versions.
 set -euo pipefail
 
@@ -30,17 +26,20 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=versions.env
 . "$HERE/versions.env"
-# GHOSTWIRE_K8S_VERSION picks another supported release (one with a folder under modules/).
-K8S_VERSION="${GHOSTWIRE_K8S_VERSION:-$K8S_VERSION}"
-[ -d "$HERE/modules/kubernetes-$K8S_VERSION" ] ||
-  { echo "[build-tools] ERROR: no wrapper module for Kubernetes $K8S_VERSION (have: $(cd "$HERE/modules" && ls -d kubernetes-* | sed 's/kubernetes-//' | tr '\n' ' '))" >&2; exit 1; }
-# etcd: the client version that this Kubernetes release pins.
-ETCD_VERSION="$(awk '$1 == "go.etcd.io/etcd/client/v3" { print $2; exit }' "$HERE/modules/kubernetes-$K8S_VERSION/go.mod")"
-CACHE="${GHOSTWIRE_TOOLS_CACHE:-${HOME:-/root}/.cache/ghostwire-tools}"
-FORCE="${GHOSTWIRE_TOOLS_FORCE:-0}"
-
 log() { echo "[build-tools] $*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
+
+# GHOSTWIRE_K8S_VERSION picks another supported release (one with a folder under modules/).
+K8S_VERSION="${GHOSTWIRE_K8S_VERSION:-$K8S_VERSION}"
+HAVE_K8S="$(cd "$HERE/modules" && ls -d kubernetes-v* | sed 's/^kubernetes-//' | sort -V | tr '\n' ' ')"
+[[ "$K8S_VERSION" =~ ^v1\.[0-9]+\.[0-9]+$ ]] && [ -d "$HERE/modules/kubernetes-$K8S_VERSION" ] ||
+  die "GHOSTWIRE_K8S_VERSION: \"${K8S_VERSION:0:40}\" has no wrapper module; allowed: ${HAVE_K8S% }"
+# etcd: the client version that this Kubernetes release pins.
+ETCD_VERSION="$(awk '$1 == "go.etcd.io/etcd/client/v3" { print $2; exit }' "$HERE/modules/kubernetes-$K8S_VERSION/go.mod")"
+[ -n "$ETCD_VERSION" ] && [ -d "$HERE/modules/etcd-$ETCD_VERSION" ] ||
+  die "Kubernetes $K8S_VERSION pins etcd client '${ETCD_VERSION}', but there is no modules/etcd-${ETCD_VERSION}: run update-wrappers.sh kubernetes $K8S_VERSION"
+CACHE="${GHOSTWIRE_TOOLS_CACHE:-${HOME:-/root}/.cache/ghostwire-tools}"
+FORCE="${GHOSTWIRE_TOOLS_FORCE:-0}"
 
 COMPONENTS=()
 for arg in "$@"; do
@@ -54,24 +53,36 @@ done
 [ "${#COMPONENTS[@]}" -gt 0 ] || COMPONENTS=(kubernetes etcd helm3 helm4 rollouts)
 
 # ------------------------------------------------------------ go environment
-command -v go >/dev/null 2>&1 || die "go is not on PATH (need Go >= 1.24)"
-# Build with the installed toolchain, for this machine, statically, and never
-# touch go.mod/go.sum. The module and build caches stay in their default places
+# go_line <module dir>: the Go version its go.mod asks for (e.g. 1.26.0).
+go_line() { awk '$1 == "go" { print $2; exit }' "$1/go.mod"; }
+# version_ge A B: A >= B for dotted versions.
+version_ge() { [ "$(printf '%s\n%s\n' "$1" "$2" | sort -V | head -n1)" = "$2" ]; }
+
+NEED_GO="$(go_line "$HERE/modules/kubernetes-$K8S_VERSION")"
+command -v go >/dev/null 2>&1 || die "go is not on PATH (Kubernetes $K8S_VERSION needs Go >= $NEED_GO)"
+# Build with the installed toolchain (the rollouts controller excepted, see build_rollouts), for this machine,
+# statically, and never touch go.mod/go.sum. The module and build caches stay in their default places
 # (GOMODCACHE, GOCACHE), outside the repo.
 export GOTOOLCHAIN=local CGO_ENABLED=0 GOWORK=off GOFLAGS="-mod=readonly -buildvcs=false"
 unset GOOS GOARCH GOBIN
 GO_VERSION="$(go env GOVERSION)"
-case "$GO_VERSION" in
-  go1.2[4-9]*|go1.[3-9][0-9]*|go[2-9]*) ;;
-  *) die "$GO_VERSION is too old: k8s.io/kubernetes $K8S_VERSION needs Go >= 1.24" ;;
-esac
+version_ge "${GO_VERSION#go}" "$NEED_GO" || die "$GO_VERSION is too old: modules/kubernetes-$K8S_VERSION/go.mod needs Go >= $NEED_GO"
 
+CACHE="$(realpath -m "$CACHE")"
+REPO="$(cd "$HERE/../../.." && pwd -P)"
+case "$CACHE/" in "$REPO/"*) die "GHOSTWIRE_TOOLS_CACHE=$CACHE is inside the repository; use a directory outside it" ;; esac
 mkdir -p "$CACHE"
 # Serialise concurrent runs (e.g. two test processes warming the cache at once).
 exec 9>"$CACHE/.lock"
 if command -v flock >/dev/null 2>&1; then
   flock -n 9 || { log "another build-tools run holds $CACHE/.lock; waiting..."; flock 9; }
 fi
+# Leftovers of runs that were killed (SIGKILL skips the cleanup trap); nobody else uses them while we hold the lock.
+for stale in "$CACHE"/.tmp-* "$CACHE"/.old-* "$CACHE"/.env.sh.*; do
+  [ -e "$stale" ] || continue
+  log "removing $(basename "$stale") left by an interrupted run"
+  rm -rf "$stale"
+done
 
 TMP_DIRS=()
 HEARTBEAT_PID=""
@@ -90,7 +101,8 @@ trap 'exit 143' TERM
 # once (bash defers traps while a foreground child runs, but not during `wait`).
 run_child() {
   local rc=0
-  "$@" &
+  # 9>&-: a child that outlives a killed script must not keep the cache lock.
+  "$@" 9>&- &
   CHILD_PID=$!
   wait "$CHILD_PID" || rc=$?
   CHILD_PID=""
@@ -112,6 +124,8 @@ heartbeat_start() {
       sleep 60 >/dev/null 2>&1 &
       sleeper=$!
       wait "$sleeper" || true
+      # $$ is the script: after a SIGKILL of it (no cleanup trap) the heartbeat must not outlive it.
+      kill -0 $$ 2>/dev/null || exit 0
       log "  ... still building $what ($(fmt_secs $((SECONDS - start))) elapsed)"
     done
   ) &
@@ -150,9 +164,9 @@ build_kubernetes() {
   log "downloaded modules in $(fmt_secs $((SECONDS - start)))"
   for cmd in kube-apiserver kube-controller-manager kubectl; do
     case "$cmd" in
-      kube-apiserver) log "building $cmd $K8S_VERSION (cold build takes 4-10 min on 2 cores)..." ;;
-      kube-controller-manager) log "building $cmd $K8S_VERSION (1-3 min after kube-apiserver on 2 cores)..." ;;
-      *) log "building $cmd $K8S_VERSION (under 1 min after kube-apiserver on 2 cores)..." ;;
+      kube-apiserver) log "building $cmd $K8S_VERSION (cold: 5-11 min on 2 cores)..." ;;
+      kube-controller-manager) log "building $cmd $K8S_VERSION (2-7 min after kube-apiserver on 2 cores)..." ;;
+      *) log "building $cmd $K8S_VERSION (about 1 min after kube-apiserver on 2 cores)..." ;;
     esac
     start=$SECONDS
     heartbeat_start "$cmd"
@@ -170,7 +184,7 @@ build_etcd() {
   local out="$1" start
   log "downloading Go modules for go.etcd.io/etcd/server/v3 $ETCD_VERSION (verified against the committed go.sum)..."
   run_child go -C "$HERE/modules/etcd-$ETCD_VERSION" mod download
-  log "building etcd $ETCD_VERSION (under 1 min after kubernetes, 1-3 min alone, on 2 cores)..."
+  log "building etcd $ETCD_VERSION (about 1 min on 2 cores)..."
   start=$SECONDS
   heartbeat_start etcd
   run_child go -C "$HERE/modules/etcd-$ETCD_VERSION" build -trimpath -ldflags "-s -w" -o "$out/etcd" go.etcd.io/etcd/server/v3
@@ -178,41 +192,67 @@ build_etcd() {
   log "built etcd in $(fmt_secs $((SECONDS - start)))"
 }
 
+# helm_kube_version <bin dir>: the Kubernetes version helm assumes when it renders without a cluster
+# (.Capabilities.KubeVersion under `helm template`), which a chart's kubeVersion range is checked against.
+# The probe chart goes into the component's temporary directory (<tmp>/bin/..), removed with it.
+helm_kube_version() {
+  local chart="$1/../probe-chart"
+  mkdir -p "$chart/templates"
+  printf 'apiVersion: v2\nname: probe\nversion: 0.0.1\n' > "$chart/Chart.yaml"
+  printf '# {{ .Capabilities.KubeVersion.Version }}\n' > "$chart/templates/probe.yaml"
+  { "$1/helm" template probe "$chart" 9>&- || true; } | sed -n 's/^# \(v[0-9][0-9.]*\)$/\1/p'
+  rm -rf "$chart"
+}
+
+# helm_client_go_minor <major>: the minor of the k8s.io/client-go that helm's go.mod requires (v0.37.0 -> 37).
+helm_client_go_minor() {
+  local var="HELM${1}_VERSION" gomod minor version
+  version="${!var}"
+  # Outside any module (GOFLAGS cleared), so the current directory cannot change what is resolved.
+  gomod="$(cd "$CACHE" && GOFLAGS= go mod download -json "helm.sh/helm/v$1@$version" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')"
+  minor="$([ -f "$gomod" ] && awk '$1 == "k8s.io/client-go" { split($2, v, "."); print v[2]; exit }' "$gomod")"
+  [[ "$minor" =~ ^[0-9]+$ ]] || die "helm $version: cannot read the k8s.io/client-go version from its go.mod ('$gomod')"
+  echo "$minor"
+}
+
+# build_helm <major> <out> <ldflags>: go install helm.sh/helm/v<major>/cmd/helm@<version> (helm's go.mod has no
+# replace directives, so it builds with its own go.mod/go.sum; the module itself is checked against the checksum
+# database), then checks which Kubernetes version the binary assumes: the minor of the client-go it was built with.
+build_helm() {
+  local major="$1" out="$2" ldflags="$3" var="HELM${1}_VERSION" version minor start assumed
+  version="${!var}"
+  minor="$(helm_client_go_minor "$major")"
+  log "building helm $version (cold: 1-5 min on 2 cores, with its downloads)..."
+  start=$SECONDS
+  heartbeat_start "helm$major"
+  run_child env -C "$CACHE" GOBIN="$out" GOFLAGS=-buildvcs=false go install -trimpath -ldflags "$ldflags" "helm.sh/helm/v$major/cmd/helm@$version"
+  heartbeat_stop
+  assumed="$(helm_kube_version "$out")"
+  [[ "$assumed" == "v1.$minor."* ]] || die "helm $version assumes Kubernetes '${assumed}' without a cluster, expected v1.$minor.x (its client-go)"
+  log "built helm $version in $(fmt_secs $((SECONDS - start))); it assumes Kubernetes $assumed without a cluster"
+}
+
 check_helm3() {
   version_ok "$1/helm" "$HELM3_VERSION" version --short
 }
 build_helm3() {
-  local out="$1" start minor
-  # helm 3's Makefile stamps the default Capabilities.KubeVersion from its client-go (otherwise v1.20).
-  minor="$(go mod download -json "helm.sh/helm/v3@$HELM3_VERSION" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p' |
-    xargs awk '$1 == "k8s.io/client-go" { split($2, v, "."); print v[2]; exit }')"
-  local ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=$HELM3_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
-  local v
+  local out="$1" minor v ldflags
+  # helm 3 defaults Capabilities.KubeVersion to v1.20 unless its Makefile's -X stamps the client-go minor in.
+  minor="$(helm_client_go_minor 3)"
+  ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=$HELM3_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
   for v in helm.sh/helm/v3/pkg/chartutil helm.sh/helm/v3/pkg/lint/rules; do
     ldflags+=" -X $v.k8sVersionMajor=1 -X $v.k8sVersionMinor=$minor"
   done
-  log "building helm $HELM3_VERSION (1-3 min on 2 cores)..."
-  start=$SECONDS
-  heartbeat_start helm3
-  # go install pkg@version uses helm's own go.mod/go.sum (checked against the checksum database).
-  run_child env GOBIN="$out" GOFLAGS=-buildvcs=false go install -trimpath -ldflags "$ldflags" "helm.sh/helm/v3/cmd/helm@$HELM3_VERSION"
-  heartbeat_stop
-  log "built helm $HELM3_VERSION in $(fmt_secs $((SECONDS - start)))"
+  build_helm 3 "$out" "$ldflags"
 }
 
 check_helm4() {
   version_ok "$1/helm" "$HELM4_VERSION" version --short
 }
 build_helm4() {
-  local out="$1" start
-  # helm 4 reads its Kubernetes version from the build info; only its own version needs stamping.
-  local ldflags="-s -w -X helm.sh/helm/v4/internal/version.version=$HELM4_VERSION -X helm.sh/helm/v4/internal/version.gitTreeState=clean"
-  log "building helm $HELM4_VERSION (1-3 min on 2 cores)..."
-  start=$SECONDS
-  heartbeat_start helm4
-  run_child env GOBIN="$out" GOFLAGS=-buildvcs=false go install -trimpath -ldflags "$ldflags" "helm.sh/helm/v4/cmd/helm@$HELM4_VERSION"
-  heartbeat_stop
-  log "built helm $HELM4_VERSION in $(fmt_secs $((SECONDS - start)))"
+  # helm 4 reads its Kubernetes version from the build info (the client-go it was built with); only its own
+  # version needs stamping.
+  build_helm 4 "$1" "-s -w -X helm.sh/helm/v4/internal/version.version=$HELM4_VERSION -X helm.sh/helm/v4/internal/version.gitTreeState=clean"
 }
 
 # The Argo Rollouts controller, run out of cluster against the e2e control plane, and its CRDs.
@@ -223,10 +263,11 @@ check_rollouts() {
 build_rollouts() {
   local out="$1" start toolchain dir
   # Its go line names a newer Go patch release than may be installed: that toolchain comes from the module proxy.
-  toolchain="go$(awk '$1 == "go" { print $2; exit }' "$ROLLOUTS_MODULE/go.mod")"
+  toolchain="go$(go_line "$ROLLOUTS_MODULE")"
+  BUILT_WITH="$toolchain"
   log "downloading Go modules for argo-rollouts $ROLLOUTS_VERSION with $toolchain (verified against the committed go.sum)..."
   run_child env GOTOOLCHAIN="$toolchain" go -C "$ROLLOUTS_MODULE" mod download
-  log "building rollouts-controller $ROLLOUTS_VERSION (about 4 min cold on 2 cores)..."
+  log "building rollouts-controller $ROLLOUTS_VERSION (cold: 4-14 min on 2 cores)..."
   start=$SECONDS
   heartbeat_start rollouts-controller
   run_child env GOTOOLCHAIN="$toolchain" go -C "$ROLLOUTS_MODULE" build -trimpath \
@@ -252,13 +293,14 @@ ensure() {
     if [ "$FORCE" = 1 ]; then log "$name $version: --force, rebuilding"; else log "$name $version: cache at $dir is incomplete or broken, rebuilding"; fi
   fi
   start=$SECONDS
+  BUILT_WITH="$GO_VERSION"
   tmp="$(mktemp -d "$CACHE/.tmp-$name-$version.XXXXXX")"
   TMP_DIRS+=("$tmp")
   chmod 755 "$tmp"
   mkdir -p "$tmp/bin"
   "build_$name" "$tmp/bin"
   "check_$name" "$tmp/bin" || die "$name $version: the freshly built binaries do not report version $version"
-  printf '%s %s built %s with %s in %ss\n' "$name" "$version" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$GO_VERSION" "$((SECONDS - start))" > "$tmp/BUILD_INFO"
+  printf '%s %s built %s with %s in %ss\n' "$name" "$version" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$BUILT_WITH" "$((SECONDS - start))" > "$tmp/BUILD_INFO"
   # Swap into place: the old dir (if any) is moved aside first, so that the
   # final rename is atomic and readers never see a half-filled directory.
   if [ -e "$dir" ]; then

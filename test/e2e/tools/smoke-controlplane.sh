@@ -5,14 +5,18 @@
 # scheduler and no node, so the Pod stays Pending). Cleans up everything.
 # The flags here are the reference set for the TypeScript e2e harness.
 #
-#   test/e2e/tools/smoke-controlplane.sh      (runs build-tools.sh first)
+#   test/e2e/tools/smoke-controlplane.sh      (runs build-tools.sh kubernetes etcd first)
+#   GHOSTWIRE_K8S_VERSION=v1.35.4 ...        another supported release (default: versions.env)
 #   GW_SMOKE_KEEP_LOGS=/some/dir  copies the component logs there before cleanup
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-"$HERE/build-tools.sh" >/dev/null
-# shellcheck disable=SC1091
-. "${GHOSTWIRE_TOOLS_CACHE:-$HOME/.cache/ghostwire-tools}/env.sh"
+# shellcheck source=versions.env
+. "$HERE/versions.env"
+K8S_VERSION="${GHOSTWIRE_K8S_VERSION:-$K8S_VERSION}"
+"$HERE/build-tools.sh" kubernetes etcd >/dev/null
+# shellcheck disable=SC1090
+. "${GHOSTWIRE_TOOLS_CACHE:-$HOME/.cache/ghostwire-tools}/env-$K8S_VERSION.sh"
 
 log() { echo "[smoke $(date +%T)] $*" >&2; }
 T0=$SECONDS
@@ -120,6 +124,8 @@ PIDS+=($!)
 wait_for 120 "kube-apiserver /readyz 200" \
   curl -fsS --cacert "$TMP/ca.crt" -H "Authorization: Bearer $TOKEN" "https://127.0.0.1:$APISERVER_PORT/readyz"
 log "kube-apiserver ready $(($(now_ms) - T_API)) ms after start"
+SERVED="$(curl -fsS --cacert "$TMP/ca.crt" -H "Authorization: Bearer $TOKEN" "https://127.0.0.1:$APISERVER_PORT/version" | sed -n 's/.*"gitVersion": *"\([^"]*\)".*/\1/p')"
+[ "$SERVED" = "$K8S_VERSION" ] || { log "kube-apiserver reports '$SERVED', expected $K8S_VERSION"; exit 1; }
 
 # ------------------------------------------------- kube-controller-manager
 "$KUBE_CONTROLLER_MANAGER" \
@@ -141,4 +147,4 @@ k create deployment x --image=nginx >/dev/null
 wait_for 60 "ReplicaSet for deployment x" sh -c "'$KUBECTL' --kubeconfig='$TMP/kubeconfig' get rs -l app=x -o name | grep -q ."
 wait_for 60 "Pending Pod for deployment x" sh -c "'$KUBECTL' --kubeconfig='$TMP/kubeconfig' get pods -l app=x -o jsonpath='{.items[*].status.phase}' | grep -q Pending"
 k get deploy,rs,pods -o wide >&2
-log "OK: control plane smoke test passed in $((SECONDS - T0))s"
+log "OK: control plane $K8S_VERSION smoke test passed in $((SECONDS - T0))s"

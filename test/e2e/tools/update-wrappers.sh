@@ -5,7 +5,7 @@
 #   test/e2e/tools/modules/etcd-<v>/          etcd server (the version that Kubernetes release pins)
 #   test/e2e/tools/modules/argo-rollouts-<v>/ the Argo Rollouts controller
 # from the go.mod files of the upstream releases. Run it only when adding or bumping a version (it writes into
-# the repo; build-tools.sh never does), then commit the result and update the version table in build-tools.sh.
+# the repo; build-tools.sh never does), then commit the result and, for a new default, update versions.env.
 #
 #   test/e2e/tools/update-wrappers.sh kubernetes v1.37.2 [ETCD_VERSION]
 #   test/e2e/tools/update-wrappers.sh argo-rollouts v1.10.2

@@ -1,7 +1,9 @@
 // Which connection-tracking entries a routing change must reset (PURE). NAT is decided on a connection's first
 // packet and conntrack keeps that decision; deleting an entry makes the connection's next packet be evaluated
 // under the current rules (nf_conntrack_tcp_loose picks it up again), so the application reconnects to the right
-// backend. Two kinds of entry are wrong for a destination whose current target is T:
+// backend. A TCP connection is closed at the socket first (sockets.ts): its old backend then gets a reset too,
+// instead of keeping a half-open socket that a later connection reusing the same ports would run into.
+// Two kinds of entry are wrong for a destination whose current target is T:
 //
 //   forward  original destination = the destination, and the reply comes from anywhere but T (not rewritten while
 //            it should be, rewritten to an old preview, or rewritten while it should not be);
@@ -91,13 +93,48 @@ export function resetFilters(entries: readonly ConntrackEntry[], routes: readonl
 }
 
 /**
- * Filters for what a change certainly made wrong, without looking at the table: entries still going where a
- * rerouted destination went before, and reverse entries of destinations now rewritten. One batch right after the
- * rules changed; a listing pass then catches the rest.
+ * The application's TCP sockets to close: those connected to a destination (the address and port the application
+ * dialled), or, with `src`, the one socket of that local address and port.
+ */
+export interface SocketTuple {
+  family: Family;
+  dst: string;
+  dport: number;
+  src?: string;
+  sport?: number;
+}
+
+/** The pod's own TCP connections (not finished) whose forward entry contradicts the routes. */
+export function wrongSockets(entries: readonly ConntrackEntry[], routes: readonly Route[]): SocketTuple[] {
+  const byDestination = new Map(routes.map((r) => [destinationKey(r), r]));
+  const out: SocketTuple[] = [];
+  for (const e of entries) {
+    if (e.protocol !== 'tcp' || e.finished) continue;
+    const route = byDestination.get(destinationKey({ family: e.family, protocol: 'TCP', activeIP: e.origDst, port: e.dport }));
+    if (route && e.replySrc !== route.target) out.push({ family: e.family, src: e.origSrc, sport: e.sport, dst: e.origDst, dport: e.dport });
+  }
+  return out;
+}
+
+/**
+ * Every TCP socket connected to a rerouted destination, without looking at the table: right after the rules changed,
+ * all of them were opened under the old routing (but for one opened in the milliseconds since, which reconnects).
+ */
+export function rerouteSockets(rerouted: readonly Reroute[]): SocketTuple[] {
+  const out = new Map<string, SocketTuple>();
+  for (const r of rerouted) if (r.protocol === 'TCP') out.set(`${r.family}|${r.activeIP}|${r.port}`, { family: r.family, dst: r.activeIP, dport: r.port });
+  return [...out.values()];
+}
+
+/**
+ * Filters for what a change certainly made wrong, without looking at the table, for protocols whose servers keep no
+ * connection (UDP): flows still going where a rerouted destination went before, and reverse entries of destinations
+ * now rewritten. TCP sockets are closed instead (rerouteSockets); a listing pass then catches the rest.
  */
 export function rerouteFilters(rerouted: readonly Reroute[]): ResetFilter[] {
   const out = new Map<string, ResetFilter>();
   for (const r of rerouted) {
+    if (r.protocol !== 'UDP') continue;
     const protocol = r.protocol.toLowerCase();
     out.set(`f|${r.family}|${protocol}|${r.activeIP}|${r.port}|${r.from}`, { kind: 'forward', family: r.family, protocol, origDst: r.activeIP, dport: r.port, replySrc: r.from, entries: 0 });
     if (r.target !== r.activeIP) out.set(`r|${r.family}|${protocol}|${r.activeIP}|${r.port}`, { kind: 'reverse', family: r.family, protocol, origSrc: r.activeIP, sport: r.port, entries: 0 });
