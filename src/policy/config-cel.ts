@@ -6,6 +6,7 @@ import { CROSS_FIELD_RULES, keyOf } from '../config/cross-field.js';
 import { ANNOTATION_PREFIX, type AnyOption, OPTION_LIST } from '../config/options.js';
 import { type Fresh, str, trimmed } from './cel.js';
 import { identityTextCel, policyConfigIdCel } from './identity.js';
+import { allowedImagesVariables, imageVariable } from './image-cel.js';
 import { FIXED } from './parts.js';
 import { quantityDouble, ruleFor } from './option-rules.js';
 import { type Variable, v } from './subject-cel.js';
@@ -15,8 +16,8 @@ export const INVALID_ANNOTATIONS_KEY = 'invalidAnnotations';
 
 const builtin = (o: AnyOption): string => o.format(o.default as never);
 
-/** Options whose defaults are needed on their own: cross-field fallbacks, and the tunnel check of the defaults. */
-const DEFAULTS_NEEDED = new Set(['tunnel', ...CROSS_FIELD_RULES.flatMap((r) => [r.field, r.other, ...r.fallback].map(keyOf))]);
+/** Options whose defaults are needed on their own: cross-field fallbacks, the image policy, the defaults' tunnel. */
+const DEFAULTS_NEEDED = new Set(['tunnel', 'image', ...CROSS_FIELD_RULES.flatMap((r) => [r.field, r.other, ...r.fallback].map(keyOf))]);
 
 /** The default text of an option: the parameter's value when valid, else the built-in (the problems name it). */
 function defaultVariable(o: AnyOption, f: Fresh): Variable {
@@ -54,6 +55,7 @@ export function defaultsVariables(f: Fresh, data: string): Variable[] {
     { name: 'defaultsData', expression: data },
     ...OPTION_LIST.filter((o) => DEFAULTS_NEEDED.has(o.key)).map((o) => defaultVariable(o, f)),
     ...CROSS_FIELD_RULES.map((_, i) => ({ name: `dcross${i}`, expression: violated(i, 'd', f) })),
+    ...allowedImagesVariables(f),
   ];
 }
 
@@ -64,9 +66,12 @@ export function configVariables(f: Fresh): Variable[] {
   ];
   for (const o of OPTION_LIST) out.push(effectiveVariable(o, f));
   CROSS_FIELD_RULES.forEach((_, i) => out.push({ name: `cross${i}`, expression: violated(i, 'e', f) }));
+  out.push(imageVariable(f));
   for (const o of OPTION_LIST) {
-    const falling = CROSS_FIELD_RULES.flatMap((r, i) => (r.fallback.some((field) => keyOf(field) === o.key) ? [v(`cross${i}`)] : []));
-    out.push({ name: `c_${o.key}`, expression: falling.length ? `(${falling.join(' || ')}) ? ${v(`d_${o.key}`)} : ${v(`e_${o.key}`)}` : v(`e_${o.key}`) });
+    const falling = CROSS_FIELD_RULES.flatMap((r, i) => (r.fallback.some((field) => keyOf(field) === o.key) ? [`!${v(`cross${i}`)}`] : []));
+    // config/resolve.ts: the image falls back to the defaults' when the defaults do not allow it.
+    if (o.key === 'image') falling.push(v('imageOk'));
+    out.push({ name: `c_${o.key}`, expression: falling.length ? `(${falling.join(' && ')}) ? ${v(`e_${o.key}`)} : ${v(`d_${o.key}`)}` : v(`e_${o.key}`) });
   }
   // What the identity covers (identity.ts): the config the parts are rendered from, FIXED values included.
   const value = (key: string) => {

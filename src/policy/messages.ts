@@ -14,6 +14,10 @@ export const namespaceSkipped: Template<'ns' | 'reason' | 'what'> = ({ ns, reaso
 export const hostNetworkSkipped: Template<'what'> = ({ what }) =>
   `ghostwire does not inject pods with hostNetwork: true: its rules would apply to the whole node; ${what} runs without traffic switching`;
 
+/** admission/skip-policy.ts: hostNetwork turned on for an injected workload, which loses ghostwire's parts. */
+export const hostNetworkRemoved: Template<'what'> = ({ what }) =>
+  `ghostwire removed ghostwire-init and ghostwire-watcher from ${what}: with hostNetwork: true their rules would apply to the whole node; it runs without traffic switching`;
+
 /** admission/skip-policy.ts: an invalid ghostwire.dev/enabled in warn mode. */
 export const enabledInvalid: Template<'problem' | 'state'> = ({ problem, state }) => `ghostwire: ${problem}; the workload stays ${state}`;
 

@@ -67,7 +67,8 @@ function matchConstraints(opts: PolicyOptions): KubeObject {
       ...(opts.optInLabel ? { matchLabels: { [opts.optInLabel.key]: opts.optInLabel.value } } : {}),
       matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: [...SYSTEM_NAMESPACES, opts.namespace] }],
     },
-    objectSelector: { matchExpressions: [{ key: 'ghostwire.dev/component', operator: 'NotIn', values: ['webhook', 'shadow'] }] },
+    // No objectSelector, as the webhook: a label must not exempt a workload; ghostwire's own pods are out of scope
+    // through the release namespace.
   };
 }
 
@@ -137,7 +138,13 @@ export function renderPolicy(opts: PolicyOptions): KubeObject[] {
     failurePolicy: 'Fail',
     paramKind: { apiVersion: 'v1', kind: 'ConfigMap' },
     matchConstraints: matchConstraints(opts),
-    matchConditions: [{ name: 'ghostwire-annotated', expression: annotatedCondition() }],
+    matchConditions: [
+      { name: 'ghostwire-annotated', expression: annotatedCondition() },
+      // Decided without the CEL below (and without its cost on every Pod a controller makes): skip-policy.ts leaves
+      // a workload with a controller owner to that owner, and a Pod its injected owner made as it is.
+      { name: 'not-controller-owned', expression: "request.kind.kind == 'Pod' || !has(object.metadata.ownerReferences) || !object.metadata.ownerReferences.exists(o, has(o.controller) && o.controller == true)" },
+      { name: 'not-injected-by-owner', expression: `request.kind.kind != 'Pod' || !has(object.metadata.ownerReferences) || object.metadata.ownerReferences.size() == 0 || !has(object.metadata.annotations) || !(${str(STATUS_ANNOTATION)} in object.metadata.annotations) || !object.metadata.annotations[${str(STATUS_ANNOTATION)}].matches('^[ \\\\t\\\\n\\\\r]*[\\\\[{]')` },
+    ],
   };
   const paramRef = { paramRef: { name: n.params, namespace: opts.namespace, parameterNotFoundAction: 'Deny' } };
   const defaultsVars = [...defaultsVariables(f, 'has(object.data) ? object.data : {}'), ...defaultsProblemVariables(f)];

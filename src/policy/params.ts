@@ -5,12 +5,13 @@
 import { type Defaults, BUILTIN_NETWORK } from '../config/defaults.js';
 import { type FieldError, fieldError } from '../config/errors.js';
 import { OPTION_LIST } from '../config/options.js';
+import { ALLOWED_IMAGES_KEY } from '../config/image-policy.js';
 import { INVALID_ANNOTATIONS_KEY } from './config-cel.js';
 import { TUNNEL_NEEDS_WEBHOOK } from './problems-cel.js';
 
 /**
  * The ConfigMap data: the options that differ from the built-in defaults, formatted as an annotation would spell
- * them, and invalidAnnotations when it is warn (as the chart writes only what .Values.defaults sets). A key left out
+ * them, invalidAnnotations when it is warn, and allowedImages (as the chart writes only what .Values.defaults sets). A key left out
  * is its built-in default; every key present costs the API server its validation on each admission.
  */
 export function parameterData(defaults: Defaults): Record<string, string> {
@@ -20,6 +21,7 @@ export function parameterData(defaults: Defaults): Record<string, string> {
     if (value !== o.format(o.default as never)) data[o.key] = value;
   }
   if (defaults.invalidAnnotations !== 'deny') data[INVALID_ANNOTATIONS_KEY] = defaults.invalidAnnotations;
+  if (defaults.allowedImages.length > 0) data[ALLOWED_IMAGES_KEY] = defaults.allowedImages.join(',');
   return data;
 }
 

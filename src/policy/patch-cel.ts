@@ -116,5 +116,5 @@ function removalOps(): string {
 export function mutationExpression(): string {
   // Invalid defaults are refused by the validating policy (and their keys fall back to the built-ins here).
   const inject = `${v('action')} == 'configure' && (${v('warnMode')} || ${v('problemItems')}.size() == 0) && !${v('tunnelRefused')}`;
-  return `${inject} ? ${specOps()} + ${annotationOps()} : ${v('action')} == 'remove' ? ${removalOps()} : []`;
+  return `${inject} ? ${specOps()} + ${annotationOps()} : ${v('action')} in ['remove', 'remove-host-network'] ? ${removalOps()} : []`;
 }

@@ -7,14 +7,19 @@ import { ANNOTATION_PREFIX, ENABLED_ANNOTATION, OPTION_LIST, OUTPUT_ANNOTATIONS 
 import { oneOf } from '../config/validate.js';
 import { TUNNEL_KINDS } from '../shadow/tunnel.js';
 import { type Fresh, jsonQuoted, str, strList } from './cel.js';
+import { ALLOWED_IMAGES_KEY } from '../config/image-policy.js';
+import { UNKNOWN_KEYS_NAMED } from '../config/resolve.js';
 import { INVALID_ANNOTATIONS_KEY } from './config-cel.js';
+import { allowedImagesDefaultsProblem, imageProblem } from './image-cel.js';
 import { ruleFor, ruleForParser } from './option-rules.js';
 import { BOOL, type Variable, v } from './subject-cel.js';
 
 const SENTINEL = '\u0000value\u0000';
 
 /** The keys a parameter ConfigMap may hold: the options, and the defaults document's invalidAnnotations. */
-export const PARAMETER_KEYS: readonly string[] = [...OPTION_LIST.map((o) => o.key), INVALID_ANNOTATIONS_KEY];
+export const PARAMETER_KEYS: readonly string[] = [...OPTION_LIST.map((o) => o.key), INVALID_ANNOTATIONS_KEY, ALLOWED_IMAGES_KEY];
+/** Keys of the defaults document the policy does not take: the shadow tunnel's settings (no tunnels in policy mode). */
+export const UNSUPPORTED_DEFAULTS_KEYS: readonly string[] = ['network'];
 /** config/defaults.ts parses invalidAnnotations with this validator. */
 const INVALID_ANNOTATIONS = ruleForParser(oneOf(['deny', 'warn'] as const)) as NonNullable<ReturnType<typeof ruleForParser>>;
 
@@ -59,6 +64,14 @@ function layerItems(f: Fresh): string {
 
 const KNOWN = [ENABLED_ANNOTATION, ...OUTPUT_ANNOTATIONS, ...OPTION_LIST.map((o) => ANNOTATION_PREFIX + o.key)];
 const KNOWN_KEYS = OPTION_LIST.map((o) => o.key).join(', ');
+
+/** CEL: config/resolve.ts's one notice for the unknown keys `u` (in layer order): the first few named, the rest counted. */
+function unknownNotice(u: string): string {
+  const named = `${u}.slice(0, ${u}.size() < ${UNKNOWN_KEYS_NAMED} ? ${u}.size() : ${UNKNOWN_KEYS_NAMED})`;
+  const what = `(${u}.size() == 1 ? 'unknown annotation ' : string(${u}.size()) + ' unknown annotations ')`;
+  const more = `(${u}.size() > ${UNKNOWN_KEYS_NAMED} ? ' and ' + string(${u}.size() - ${UNKNOWN_KEYS_NAMED}) + ' more' : '')`;
+  return `'ghostwire: ' + ${what} + ${named}.join(', ') + ${more} + ${str(` ignored (known: ${KNOWN_KEYS})`)}`;
+}
 const kindsText = `${TUNNEL_KINDS.slice(0, -1).map((k) => `${k}s`).join(', ')} and ${TUNNEL_KINDS[TUNNEL_KINDS.length - 1]}s`;
 
 export function annotationProblemVariables(f: Fresh): Variable[] {
@@ -69,13 +82,14 @@ export function annotationProblemVariables(f: Fresh): Variable[] {
   const tunnelKind = `request.kind.kind in ${strList([...TUNNEL_KINDS])}`;
   return [
     // admission/configure.ts: the enabled problem, then the layers' invalid values, then the cross-field rules.
-    { name: 'problemItems', expression: `${enabled} +\n${layerItems(f)} +\n${cross.join(' + ')}` },
+    { name: 'problemItems', expression: `${enabled} +\n${layerItems(f)} +\n${cross.join(' + ')} +\n${imageProblem(item)}` },
     { name: 'problems', expression: worded(v('problemItems'), f) },
     { name: 'unknownKeys', expression: `[${v('layers')}.map(m, m.filter(k, k.startsWith(${str(ANNOTATION_PREFIX)}) && !(k in ${strList(KNOWN)})).sort()).flatten()].map(${u}, lists.range(${u}.size()).filter(${i}, !(${u}[${i}] in ${u}.slice(0, ${i}))).map(${i}, ${u}[${i}]))[0]` },
-    // admission/configure.ts: warnings are the unknown keys, then a tunnel asked for on a kind that has none.
+    // admission/configure.ts: warnings are the unknown keys (one notice, config/resolve.ts), then a tunnel asked for
+    // on a kind that has none.
     {
       name: 'notices',
-      expression: `${v('unknownKeys')}.map(k, 'ghostwire: unknown annotation ' + k + ${str(` ignored (known: ${KNOWN_KEYS})`)}) + (${v('c_tunnel')} == 'true' && !(${tunnelKind}) ? ` +
+      expression: `(${v('unknownKeys')}.size() == 0 ? [] : [${unknownNotice(v('unknownKeys'))}]) + (${v('c_tunnel')} == 'true' && !(${tunnelKind}) ? ` +
         `[${str(`ghostwire: tunnels are kept for ${kindsText}; `)} + request.kind.kind + ' ' + ${v('ns')} + '/' + (has(object.metadata.name) ? object.metadata.name : '') + ' gets no tunnel annotations'] : [])`,
     },
     // Policy mode cannot sign the tunnel's upgrade path (the webhook's key): a tunnel workload is refused whole.
@@ -94,7 +108,7 @@ export function defaultsProblemVariables(f: Fresh): Variable[] {
   const cross = CROSS_FIELD_RULES.map((_, i) => `(${v(`dcross${i}`)} ? [${crossItem(i, (k) => k, (k) => v(`d_${k}`))}] : [])`);
   const tunnel = `(${v('d_tunnel')} == 'true' ? [${item("'tunnel'", "'true'", str(`"false" (${TUNNEL_NEEDS_WEBHOOK})`))}] : [])`;
   return [
-    { name: 'defaultsItems', expression: `${unknown} +\n${invalidItems(data, '', f)} +\n${modeItem} + ${cross.join(' + ')} + ${tunnel}` },
+    { name: 'defaultsItems', expression: `${unknown} +\n${invalidItems(data, '', f)} +\n${modeItem} + ${allowedImagesDefaultsProblem(item)} + ${cross.join(' + ')} + ${tunnel}` },
     { name: 'defaultsProblems', expression: worded(v('defaultsItems'), f) },
   ];
 }

@@ -28,9 +28,13 @@ function templatePaths() {
   });
 }
 
+/** The same paths on oldObject (UPDATE): what was stored before this write. */
+function oldPaths() {
+  return templatePaths().map((p) => ({ ...p, access: p.access.replace(/^object/, 'oldObject'), found: p.found.replace(/has\(object\./g, 'has(oldObject.') }));
+}
+
 /** A conditional over the template paths: `pick(path)` for the request's kind. */
-function byKind(pick: (p: ReturnType<typeof templatePaths>[number]) => string): string {
-  const paths = templatePaths();
+function byKind(pick: (p: ReturnType<typeof templatePaths>[number]) => string, paths = templatePaths()): string {
   const last = paths.pop() as ReturnType<typeof templatePaths>[number];
   return paths.reduceRight((rest, p) => `(${v('kindKey')} in ${strList(p.kinds)} ? ${pick(p)} : ${rest})`, pick(last));
 }
@@ -69,6 +73,11 @@ export function subjectVariables(f: Fresh): Variable[] {
     { name: 'owners', expression: 'has(object.metadata.ownerReferences) ? object.metadata.ownerReferences : []' },
     { name: 'controlled', expression: `${v('owners')}.exists(o, has(o.controller) && o.controller == true)` },
     { name: 'hostNetwork', expression: `${v('tplFound')} && has(${v('tpl')}.spec) && has(${v('tpl')}.spec.hostNetwork) && ${v('tpl')}.spec.hostNetwork == true` },
+    // Whether the stored object was injected (validating policies see the object after the mutation).
+    {
+      name: 'oldPrevious',
+      expression: `request.operation == 'UPDATE' && oldObject != null && ${byKind((p) => `(${p.found} && has(${p.access}.metadata) && has(${p.access}.metadata.annotations) && ${str(STATUS_ANNOTATION)} in ${p.access}.metadata.annotations)`, oldPaths())}`,
+    },
     { name: 'workloadRef', expression: `${v('kindKey')} == 'argoproj.io/Rollout' && !${v('tplFound')} && has(object.spec) && has(object.spec.workloadRef)` },
     ...enabledVariables(f),
   ];
@@ -85,7 +94,8 @@ export function actionVariable(): Variable {
     [`!${v('isPod')} && ${v('controlled')}`, "'controller-owned'"],
     [`${v('ns')} in ${strList([...SYSTEM_NAMESPACES])}`, "'system-namespace'"],
     [`${v('ns')} == ${v('ownNamespace')}`, "'own-namespace'"],
-    [`${v('hostNetwork')} && ${v('enabledOn')}`, "'host-network'"],
+    // An injected workload that turns hostNetwork on loses ghostwire's containers (skip-policy.ts).
+    [`${v('hostNetwork')} && ${v('enabledOn')}`, `${v('previous')} ? 'remove-host-network' : 'host-network'`],
     [`${v('isPod')} && ${v('previous')} && ${v('owners')}.size() > 0`, "'injected-by-owner'"],
     [`${v('enabledError')} && ${v('warnMode')}`, "'not-enabled'"],
     [`!${v('enabledOn')} && !${v('enabledError')}`, `${v('previous')} ? 'remove' : 'not-enabled'`],

@@ -2,7 +2,7 @@
 // the audit annotations the webhook writes. PURE.
 import { ENABLED_ANNOTATION } from '../config/options.js';
 import { type Fresh, str } from './cel.js';
-import { enabledInvalid, fallback, celMessage, hostNetworkSkipped, namespaceSkipped, workloadRefSkipped } from './messages.js';
+import { enabledInvalid, fallback, celMessage, hostNetworkRemoved, hostNetworkSkipped, namespaceSkipped, workloadRefSkipped } from './messages.js';
 import { problemText } from './option-rules.js';
 import { BOOL, v } from './subject-cel.js';
 
@@ -50,7 +50,9 @@ export function warnValidations(f: Fresh): Validation[] {
       expression: `!(${v('action')} in ['system-namespace', 'own-namespace'] && ${v('enabledOn')})`,
       messageExpression: celMessage(namespaceSkipped, { ns: v('ns'), reason: v('action'), what: v('what') }),
     },
-    { expression: `${v('action')} != 'host-network'`, messageExpression: celMessage(hostNetworkSkipped, { what: v('what') }) },
+    // After the mutation the policy cannot tell a removal from a skip by the object: the stored one tells.
+    { expression: `!(${v('action')} == 'host-network' && !${v('oldPrevious')})`, messageExpression: celMessage(hostNetworkSkipped, { what: v('what') }) },
+    { expression: `!(${v('action')} == 'host-network' && ${v('oldPrevious')})`, messageExpression: celMessage(hostNetworkRemoved, { what: v('what') }) },
     {
       expression: `!(${v('action')} == 'not-enabled' && ${v('enabledError')})`,
       messageExpression: celMessage(enabledInvalid, {
@@ -73,6 +75,6 @@ export function auditAnnotations(): Array<{ key: string; valueExpression: string
   const injected = `${configuring} && ${v('previous')}`;
   return [
     { key: 'injected', valueExpression: `${injected} ? 'true' : 'false'` },
-    { key: 'reason', valueExpression: `${injected} ? 'injected' : ${v('action')} == 'remove' ? 'removed' : ${v('action')}` },
+    { key: 'reason', valueExpression: `${injected} ? 'injected' : ${v('action')} in ['remove', 'remove-host-network'] ? 'removed' : ${v('action')}` },
   ];
 }

@@ -61,22 +61,22 @@ export async function installPolicy(c: Cluster & Endpoint, defaults: Defaults = 
 
 /**
  * The policies and the given defaults are in effect in every policy (each follows its parameters on its own, and
- * the warning policy was measured to lag the others by seconds): a probe with an invalid ghostwire.dev/jumpHook and
- * an unknown key is refused without a fallback warning in deny mode, and in warn mode injected with the defaults'
- * image and chain and both warnings.
+ * the warning policy was measured to lag the others by seconds): a probe with an invalid ghostwire.dev/jumpHook, an
+ * unknown key and an image the defaults may or may not allow gets exactly the webhook's answer for these defaults.
  */
 export async function waitForParams(c: Cluster & Partial<Endpoint>, defaults: Defaults, ns = 'shop'): Promise<void> {
-  const probe = annotatedDeployment('probe', { 'ghostwire.dev/enabled': 'true', 'ghostwire.dev/jumpHook': 'FORWARD', 'ghostwire.dev/probe-unknown': 'x' });
+  const image = defaults.allowedImages[0]?.replace(/\/$/, '/x') ?? 'registry.example/not-allowed';
+  const probe = annotatedDeployment('probe', { 'ghostwire.dev/enabled': 'true', 'ghostwire.dev/jumpHook': 'FORWARD', 'ghostwire.dev/probe-unknown': 'x', 'ghostwire.dev/image': `${image}:probe` });
   probe.metadata.namespace = ns;
-  const ep = c.server ? (c as Endpoint) : undefined;
+  if (!c.server) throw new Error('waitForParams needs the API server endpoint');
+  const ep = c as Endpoint;
+  let last: string[] = [];
   await waitFor('the admission policies and their defaults in effect', 30_000, async () => {
-    const r = ep ? await request(ep, 'POST', `${collectionPath(probe)}?dryRun=All`, probe) : { status: 0, body: undefined, warnings: [] as string[] };
-    const said = (text: string) => r.warnings.some((w) => w.includes(text));
-    if (!said('unknown annotation ghostwire.dev/probe-unknown')) return false;
-    if (defaults.invalidAnnotations === 'deny') return r.status === 422 && String(r.body?.message).includes('ghostwire.dev/jumpHook: "FORWARD" is invalid') && !said('using the default instead');
-    const w = r.body?.spec?.template.spec.containers.find((x: { name: string }) => x.name === 'ghostwire-watcher');
-    return said('using the default instead') && w?.image === defaults.config.image && w.env.find((e: { name: string }) => e.name === 'GW_NAT_CHAIN')?.value === defaults.config.natChain;
-  }, 250);
+    last = await compareOne(ep, probe, defaults);
+    return last.length === 0;
+  }, 250).catch((err: Error) => {
+    throw new Error(`${err.message}\n${last.join('\n')}`);
+  });
 }
 
 export interface Expected {

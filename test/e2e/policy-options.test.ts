@@ -123,3 +123,19 @@ test('more problems than warnings: the first 12 one by one, the rest in one (doc
   assert.equal(warnings.length, 13);
   assert.match(warnings[12]!, /^ghostwire: 3 more: /);
 });
+
+test('the image allow-list: only the defaults\' image or what allowedImages admits, refused or replaced as the webhook does', async () => {
+  const images = ['registry.example/ghostwire:1.2', 'registry.example/ghostwire@sha256:abc', 'registry.example/ghostwire', 'registry.example/ghostwire-evil:1',
+    'registry.example/platform/ghostwire:2', 'registry.example:5000/ghostwire:1', 'evil.example/ghostwire:1', 'ghostwire:0.1.0', ' registry.example/platform/x '];
+  for (const mode of ['deny', 'warn'] as const) {
+    for (const allowed of [[], ['registry.example/ghostwire', 'registry.example/platform/']]) {
+      const d = { ...defaults(mode), allowedImages: allowed };
+      await applyParams(cp, d);
+      const failures: string[] = [];
+      for (const [i, image] of images.entries()) {
+        failures.push(...(await compareOne(cp, annotatedDeployment(`img-${i}`, { 'ghostwire.dev/enabled': 'true', 'ghostwire.dev/image': image }), d)));
+      }
+      assert.deepEqual(failures, [], `${mode} mode, allowedImages ${JSON.stringify(allowed)}`);
+    }
+  }
+});

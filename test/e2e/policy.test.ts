@@ -285,3 +285,19 @@ test('switching from the webhook: a workload it injected is taken over in place 
   assert.deepEqual(spec.containers.map((c: any) => c.name), ['web', 'after', 'ghostwire-watcher']);
   assert.deepEqual(differences(got, expected(doc, builtinDefaults())), [], 'the policy\'s status and note, the webhook\'s parts');
 });
+
+test('hostNetwork turned on for an injected workload removes ghostwire\'s parts, with the webhook\'s warning', async () => {
+  const doc: any = base();
+  doc.metadata.name = 'host-net';
+  await cp.kubectl(['apply', '-f', '-'], { input: yaml(doc) });
+  const stored = await getJson(['-n', 'shop', 'get', 'deployment', 'host-net']);
+  const update = structuredClone(stored);
+  update.spec.template.spec.hostNetwork = true;
+  const exp = expected(update, builtinDefaults());
+  assert.equal(exp.result, 'removed');
+  const r = await request(cp, 'PUT', `${collectionPath(update)}/host-net`, update);
+  assert.equal(r.status, 200, JSON.stringify(r.body?.message));
+  assert.deepEqual(differences(r.body, exp), []);
+  assert.deepEqual(r.warnings.filter((w) => w.includes('ghostwire-warn')).map((w) => w.replace(/^.*?: ghostwire/, 'ghostwire')), exp.warnings);
+  assert.deepEqual(r.body.spec.template.spec.containers.map((c: any) => c.name), ['web', 'after']);
+});

@@ -36,7 +36,7 @@ test('charts/ghostwire/files/admission-policy.yaml is the generator\'s current o
 test('policy mode installs the policies and their parameters, and nothing of the webhook', (t) => {
   const helm = helmOrSkip(t);
   if (!helm) return;
-  const { objects, status, stderr } = render(helm, ['injector.mode=policy', 'injectedNamespaces={shop}']);
+  const { objects, status, stderr } = render(helm, ['injector.mode=policy', 'injectedNamespaces[0].name=shop', 'injectedNamespaces[0].serviceAccounts={orders-web}']);
   assert.equal(status, 0, stderr);
   const kinds = objects.map((o) => `${o.kind}/${o.metadata.name}`).sort();
   assert.deepEqual(kinds.filter((k) => /AdmissionPolicy|policy-defaults/.test(k)), [
@@ -113,7 +113,8 @@ test('policy mode fails with a clear message where only the webhook can serve', 
   if (!helm) return;
   const cases: Array<[string[], string[], RegExp]> = [
     [['injector.mode=policy'], [], /needs MutatingAdmissionPolicy \(admissionregistration\.k8s\.io\/v1, GA in Kubernetes 1\.36\), which this cluster does not serve/],
-    [['injector.mode=policy', 'shadow.enabled=true'], [MAP_V1], /cannot run shadow tunnels \(shadow\.enabled\)/],
+    [['injector.mode=policy', 'shadow.enabled=true', 'injectedNamespaces[0].name=shop', 'injectedNamespaces[0].serviceAccounts={web}'], [MAP_V1], /cannot run shadow tunnels \(shadow\.enabled\)/],
+    [['injector.mode=policy', 'networkPolicy.enabled=true', 'networkPolicy.apiServerCIDRs={10.0.0.1/32}'], [MAP_V1], /no webhook or shadow pods for networkPolicy to guard/],
     [['injector.mode=policy', 'defaults.tunnel=true'], [MAP_V1], /cannot give workloads a shadow tunnel by default/],
     [['injector.mode=policy', 'defaults.network.enableTunnel=true', 'defaults.network.wildcardDNS=t.example.com'], [MAP_V1], /cannot give workloads a shadow tunnel by default/],
     [['injector.mode=policy', 'metrics.serviceMonitor.enabled=true'], [MAP_V1], /runs no webhook for metrics\.serviceMonitor/],
@@ -129,7 +130,7 @@ test('policy mode fails with a clear message where only the webhook can serve', 
 test('helm lint --strict is clean in policy mode (lint renders `fail` as a note, not an error)', (t) => {
   const helm = helmOrSkip(t);
   if (!helm) return;
-  for (const extra of [[], ['injectedNamespaces={shop}', 'defaults.natChain=TEAM_DNAT']]) {
+  for (const extra of [[], ['injectedNamespaces[0].name=shop', 'injectedNamespaces[0].serviceAccounts={web}', 'defaults.natChain=TEAM_DNAT']]) {
     const lint = runHelm(helm, ['lint', '--strict', CHART, '--namespace', NS, '--set', 'injector.mode=policy', ...extra.flatMap((s) => ['--set', s])]);
     assert.equal(lint.status, 0, lint.stdout + lint.stderr);
   }

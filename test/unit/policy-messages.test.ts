@@ -1,12 +1,13 @@
 // The warnings the warning policy writes are the webhook's own words: each template, filled in, equals what
 // admission/mutate.ts says for the same object. (test/e2e/policy.test.ts then compares the API server's warnings.)
 import { test } from 'node:test';
+import fastJsonPatch from 'fast-json-patch';
 import assert from 'node:assert/strict';
 import { type MutateContext, mutate } from '../../src/admission/mutate.js';
 import { builtinDefaults } from '../../src/config/defaults.js';
 import type { KubeObject } from '../../src/kube/objects.js';
 import { requestFor } from '../../src/offline/inject-documents.js';
-import { celMessage, enabledInvalid, fallback, hostNetworkSkipped, namespaceSkipped, workloadRefSkipped } from '../../src/policy/messages.js';
+import { celMessage, enabledInvalid, fallback, hostNetworkRemoved, hostNetworkSkipped, namespaceSkipped, workloadRefSkipped } from '../../src/policy/messages.js';
 import { VERSION } from '../../src/version.js';
 
 const ctx = (warn = false, ownNamespace?: string): MutateContext => {
@@ -46,4 +47,13 @@ test('a Rollout with workloadRef: the same warning, taken from the webhook\'s ow
 
 test('a template becomes CEL: constants quoted, variables in place, in order', () => {
   assert.equal(celMessage(hostNetworkSkipped, { what: 'variables.what' }), '"ghostwire does not inject pods with hostNetwork: true: its rules would apply to the whole node; " + (variables.what) + " runs without traffic switching"');
+});
+
+test('hostNetwork turned on for an injected workload: the same removal warning', () => {
+  const injected = mutate(requestFor(deployment('shop', { 'ghostwire.dev/enabled': 'true' }), 'shop'), ctx());
+  const patched = fastJsonPatch.applyPatch(deployment('shop', { 'ghostwire.dev/enabled': 'true' }), injected.patch as fastJsonPatch.Operation[], true, false).newDocument as any;
+  patched.spec.template.spec.hostNetwork = true;
+  const out = mutate(requestFor(patched, 'shop'), ctx());
+  assert.equal(out.result, 'removed');
+  assert.deepEqual(out.warnings, [hostNetworkRemoved({ what: 'Deployment shop/web' })]);
 });
