@@ -15,7 +15,7 @@ export const POLICY_LIMITS: readonly PolicyLimit[] = [
   },
   {
     topic: 'Config hash',
-    text: 'CEL has no SHA-256 (nor any hash function): the status annotation\'s configHash is "policy:" and 16 hex digits of two polynomial sums over the options that differ from the built-in defaults (src/policy/identity.ts), not the webhook\'s SHA-256 prefix; ghostwire.dev/injected-by repeats it where kubectl describe shows it.',
+    text: 'CEL has no SHA-256 (nor any hash function): the status annotation\'s configHash is "policy:" and 16 hex digits of two polynomial sums over the options that differ from the built-in defaults (src/config/policy-identity.ts), not the webhook\'s SHA-256 prefix; ghostwire.dev/injected-by repeats it where kubectl describe shows it.',
   },
   {
     topic: 'Defaults',
@@ -24,12 +24,12 @@ export const POLICY_LIMITS: readonly PolicyLimit[] = [
   { topic: 'Metrics and logs', text: 'no ghostwire_admission_* metrics and no log line per admission; the API server\'s own admission metrics and audit log apply.' },
   {
     topic: 'Message wrapping',
-    text: 'the API server prefixes refusals ("ValidatingAdmissionPolicy \'<name>\' with binding \'<name>\' denied request: ") and answers 422 instead of 400; warnings carry "Validation failed for ValidatingAdmissionPolicy \'<name>\' ...: ". The ghostwire text after the prefix is the webhook\'s.',
+    text: 'the API server prefixes refusals ("ValidatingAdmissionPolicy \'<name>\' with binding \'<name>\' denied request: ") and answers 422 instead of 400; warnings carry "Validation failed for ValidatingAdmissionPolicy \'<name>\' ...: ". The ghostwire text after the prefix is the webhook\'s, bounded as the webhook bounds it (16 warnings, 512 bytes each, 4096 in all; a refusal 4096 bytes); the prefixes count against the API server\'s own warning budget (4096 characters), so with many long warnings it shortens them sooner than the webhook\'s.',
   },
   { topic: 'IPv4-mapped addresses', text: 'excludeCidrs with IPv4-mapped IPv6 addresses (::ffff:a.b.c.d) are refused: CEL\'s ip() does not accept them.' },
   {
     topic: 'Edge cases',
-    text: 'a ghostwire.dev/status value counts as an earlier injection when it starts like JSON (the webhook parses it); a refusal names an object created with generateName by its generated name (validation runs after the API server chose it); at most 12 warnings of each kind, the rest in one.',
+    text: 'a ghostwire.dev/status value counts as an earlier injection when it starts like JSON (the webhook parses it); a refusal names an object created with generateName by its generated name (validation runs after the API server chose it).',
   },
 ];
 

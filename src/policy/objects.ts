@@ -14,7 +14,7 @@ import { parameterData } from './params.js';
 import { partTemplates } from './parts.js';
 import { mutationExpression, partVariables } from './patch-cel.js';
 import { type Variable, actionVariable, subjectVariables, v } from './subject-cel.js';
-import { auditAnnotations, denyValidations, warnValidations } from './validations.js';
+import { auditAnnotations, boundedDenial, denialVariables, denyValidations, warningVariables, warnValidations } from './validations.js';
 
 const API = 'admissionregistration.k8s.io/v1';
 
@@ -152,9 +152,9 @@ export function renderPolicy(opts: PolicyOptions): KubeObject[] {
     { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: n.params, namespace: opts.namespace }, data: parameterData(opts.defaults) },
     policy('MutatingAdmissionPolicy', n.inject, { ...common, reinvocationPolicy: 'IfNeeded', mutations: [{ patchType: 'JSONPatch', jsonPatch: { expression: mutationExpression() } }] }, variables),
     binding('MutatingAdmissionPolicy', n.inject, paramRef),
-    policy('ValidatingAdmissionPolicy', n.validate, { ...common, validations: denyValidations() }, variables),
+    policy('ValidatingAdmissionPolicy', n.validate, { ...common, validations: denyValidations() }, [...variables, ...denialVariables(new Fresh())]),
     binding('ValidatingAdmissionPolicy', n.validate, { ...paramRef, validationActions: ['Deny'] }),
-    policy('ValidatingAdmissionPolicy', n.warn, { ...common, validations: warnValidations(new Fresh()), auditAnnotations: auditAnnotations() }, variables),
+    policy('ValidatingAdmissionPolicy', n.warn, { ...common, validations: warnValidations(), auditAnnotations: auditAnnotations() }, [...variables, ...warningVariables(new Fresh())]),
     binding('ValidatingAdmissionPolicy', n.warn, { ...paramRef, validationActions: ['Warn'] }),
     policy('ValidatingAdmissionPolicy', n.defaults, {
       failurePolicy: 'Fail',
@@ -162,7 +162,7 @@ export function renderPolicy(opts: PolicyOptions): KubeObject[] {
         resourceRules: [{ apiGroups: [''], apiVersions: ['v1'], resources: ['configmaps'], resourceNames: [n.params], operations: ['CREATE', 'UPDATE'], scope: 'Namespaced' }],
         namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': opts.namespace } },
       },
-      validations: [{ expression: `${v('defaultsProblems')}.size() == 0`, messageExpression: `'ghostwire: invalid defaults in ConfigMap ' + object.metadata.namespace + '/' + object.metadata.name + ': ' + ${v('defaultsProblems')}.join('; ')`, reason: 'Invalid' }],
+      validations: [{ expression: `${v('defaultsProblems')}.size() == 0`, messageExpression: boundedDenial(`'ghostwire: invalid defaults in ConfigMap ' + object.metadata.namespace + '/' + object.metadata.name + ': '`, v('defaultsProblems'), f), reason: 'Invalid' }],
     }, defaultsVars),
     binding('ValidatingAdmissionPolicy', n.defaults, { validationActions: ['Deny'] }),
   ];

@@ -94,7 +94,6 @@ export function annotationProblemVariables(f: Fresh): Variable[] {
     },
     // Policy mode cannot sign the tunnel's upgrade path (the webhook's key): a tunnel workload is refused whole.
     { name: 'tunnelRefused', expression: `${v('c_tunnel')} == 'true' && ${tunnelKind}` },
-    { name: 'denial', expression: `'ghostwire: invalid configuration for ' + ${v('what')} + ': ' + ${v('problems')}.join('; ')` },
     { name: 'tunnelDenial', expression: `'ghostwire: ' + ${v('what')} + ${str(TUNNEL_REFUSAL)}` },
   ];
 }

@@ -153,9 +153,11 @@ export async function request(cp: { server: string; token: string; caPem: string
     const headers: Record<string, string | number> = { authorization: `Bearer ${cp.token}`, 'content-type': 'application/json', accept: 'application/json' };
     if (payload) headers['content-length'] = payload.length;
     const req = httpsRequest(new URL(path, cp.server), { method, ca: cp.caPem, headers }, (res) => {
-      let text = '';
-      res.on('data', (d: Buffer) => (text += d.toString()));
+      // Whole buffers: a character's UTF-8 bytes may be split between two chunks.
+      const chunks: Buffer[] = [];
+      res.on('data', (d: Buffer) => chunks.push(d));
       res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
         const raw = res.headers.warning;
         const list = raw === undefined ? [] : Array.isArray(raw) ? raw : [raw];
         // RFC 7234 warn-text: 299 - "message", quotes and backslashes escaped; one header line per warning.
@@ -181,6 +183,45 @@ export type Endpoint = { server: string; token: string; caPem: string };
 /** What ghostwire said, without the API server's wrapping of a policy's refusal or warning. */
 export const ghostwirePart = (message: string): string =>
   message.replace(/^[\s\S]*?ValidatingAdmissionPolicy '[^']*' with binding '[^']*' denied request: /, '').replace(/^Validation failed for ValidatingAdmissionPolicy '[^']*' with binding '[^']*': /, '');
+
+const WARN_PREFIX = `Validation failed for ValidatingAdmissionPolicy '${POLICY_NS}-warn' with binding '${POLICY_NS}-warn': `;
+
+/**
+ * What the API server's warning recorder (k8s.io/apiserver, endpoints/filters/warning.go) sends for these texts,
+ * as read there: duplicates once; a text the Warning header cannot carry (DEL, C1 controls) dropped; past 4096
+ * characters in all, every warning, earlier ones included, cut to 256 characters, and none added once 4096 are
+ * written again. The webhook's own bounds keep its warnings under that; the policies' prefixes can pass it.
+ */
+export function relayedWarnings(texts: readonly string[]): string[] {
+  const [TOTAL, ITEM] = [4096, 256];
+  const seen = new Set<string>();
+  const ordered: string[] = [];
+  let out: string[] = [];
+  let written = 0;
+  let truncating = false;
+  const carriable = (t: string) => !/[\u007f-\u009f]/.test(t);
+  const cut = (t: string) => [...t].slice(0, ITEM).join('');
+  for (const text of texts) {
+    if (text === '' || (written >= TOTAL && truncating) || seen.has(text)) continue;
+    seen.add(text);
+    ordered.push(text);
+    const t = truncating ? cut(text) : text;
+    if (!carriable(t)) continue;
+    if (written + [...t].length <= TOTAL || truncating) {
+      written += [...t].length;
+      out.push(t);
+      continue;
+    }
+    truncating = true;
+    written = 0;
+    out = [];
+    for (const w of ordered.map(cut).filter(carriable)) {
+      written += [...w].length;
+      out.push(w);
+    }
+  }
+  return out;
+}
 
 /** A template-annotated Deployment in namespace shop. */
 export function annotatedDeployment(name: string, annotations: Record<string, string>): Obj {
@@ -222,8 +263,8 @@ export async function compareOne(ep: Endpoint, o: Obj, defaults: Defaults, docum
   out.push(...differences(r.body, exp).map((d) => `${label}: ${d}`));
   // Only ghostwire's warnings: the API server adds its own (e.g. fractional memory quantities), as with the webhook.
   const warnings = r.warnings.filter((w) => /ValidatingAdmissionPolicy 'ghostwire-/.test(w)).map(ghostwirePart);
-  // The API server drops a warning holding DEL or a C1 control character (it would for the webhook's too).
-  const relayed = exp.warnings.filter((w) => !/[\u007f-\u009f]/.test(w));
+  // The webhook's warnings as the API server relays them when a policy says them (the documented difference).
+  const relayed = relayedWarnings(exp.warnings.map((w) => `${WARN_PREFIX}${w}`)).map(ghostwirePart);
   if (JSON.stringify(warnings) !== JSON.stringify(relayed)) out.push(`${label}: warnings differ (status ${r.status}, ${r.warnings.length} raw)\n   policy:  ${JSON.stringify(warnings)}\n   webhook: ${JSON.stringify(relayed)}`);
   return out;
 }
