@@ -4,12 +4,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CROSS_FIELD_RULES, keyOf } from '../../src/config/cross-field.js';
-import { builtinDefaults } from '../../src/config/defaults.js';
+import { DEFAULTS_DOCUMENT_KEYS, builtinDefaults } from '../../src/config/defaults.js';
 import { ANNOTATION_PREFIX, type AnyOption, OPTION_LIST } from '../../src/config/options.js';
 import { bad, ok } from '../../src/config/validate.js';
 import { Fresh } from '../../src/policy/cel.js';
 import { allowedText, ruleFor, ruleForParser } from '../../src/policy/option-rules.js';
 import { renderPolicy, workloadVariables } from '../../src/policy/objects.js';
+import { PARAMETER_KEYS, UNSUPPORTED_DEFAULTS_KEYS } from '../../src/policy/problems-cel.js';
 import { VERSION } from '../../src/version.js';
 import { UNSAMPLED } from '../helpers/policy-samples.js';
 
@@ -58,4 +59,12 @@ test('the refusal texts are the validators\' own words', () => {
 
 test('every option has sample values for the end-to-end comparison', () => {
   assert.deepEqual(UNSAMPLED(), [], 'add sample values for these options to test/helpers/policy-samples.ts');
+});
+
+test('every key of the defaults document is a parameter of the policies or refused in policy mode on purpose', () => {
+  // A new key in config/defaults.ts (like allowedImages) must reach the parameter ConfigMap and its CEL, or be
+  // listed as one policy mode does not take (the shadow tunnel's network settings).
+  for (const key of [...OPTION_LIST.map((o) => o.key), ...DEFAULTS_DOCUMENT_KEYS]) {
+    assert.ok(PARAMETER_KEYS.includes(key) !== UNSUPPORTED_DEFAULTS_KEYS.includes(key), `${key}: add it to PARAMETER_KEYS (with its CEL) or UNSUPPORTED_DEFAULTS_KEYS in src/policy/problems-cel.ts`);
+  }
 });
