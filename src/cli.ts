@@ -13,6 +13,7 @@ const COMMANDS: Record<string, Command> = {
   watch: { summary: 'in-pod: follow the pod role label and flip the jump (sidecar)', load: () => import('./commands/watch.js') },
   shadow: { summary: 'shadow tunnels: `shadow render` manifests offline, `shadow run` the controller', load: () => import('./commands/shadow.js') },
   status: { summary: 'what is injected, with which config, which pods route where (also `kubectl ghostwire status`)', load: () => import('./commands/status.js') },
+  policy: { summary: 'render admission policies that inject without the webhook (Kubernetes >= 1.36)', load: () => import('./commands/policy.js') },
 };
 
 function usage(): string {

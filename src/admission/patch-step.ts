@@ -1,7 +1,7 @@
 // Steps 5 and 6 of mutate(): the desired parts (containers, volume, status) for the effective config, and the
 // minimal JSON patch from the admitted template to the desired one. Both are memoised: the parts by config hash,
 // the patch of a first injection by config hash and template shape.
-import { STATUS_ANNOTATION, TUNNEL_ANNOTATIONS, configHash } from '../config/index.js';
+import { POLICY_INJECTED_ANNOTATION, STATUS_ANNOTATION, TUNNEL_ANNOTATIONS, configHash } from '../config/index.js';
 import { type DesiredParts, OWN_CONTAINERS, SHARED_VOLUME, renderParts } from '../inject/render.js';
 import { annotationOps, planSpec, specOps } from '../inject/template.js';
 import type { PatchOp } from '../kube/patch.js';
@@ -39,7 +39,8 @@ function buildPatch(s: Subject, c: Configured, parts: DesiredParts, remove: read
   return [
     ...specOps(`${s.pointer}/spec`, spec, planSpec(spec, parts, c.config.initFirst, c.config.nativeSidecar)),
     ...annotationOps(`${s.pointer}/metadata`, s.template.metadata, { ...c.tunnel.set, [STATUS_ANNOTATION]: status }, remove),
-    ...(s.isPod ? [] : annotationOps('/metadata', s.object.metadata, { [STATUS_ANNOTATION]: status }, [])),
+    // The admission policies' note is theirs: the webhook injecting drops it (after a switch of injector.mode).
+    ...(s.isPod ? [] : annotationOps('/metadata', s.object.metadata, { [STATUS_ANNOTATION]: status }, [POLICY_INJECTED_ANNOTATION])),
   ];
 }
 
@@ -59,12 +60,12 @@ function firstInjectionShape(s: Subject, keys: readonly string[]): string | unde
   return [
     s.pointer, s.isPod ? 'pod' : 'workload', len(spec.initContainers), len(spec.containers), len(spec.volumes),
     s.template.metadata == null ? 'no-meta' : ann == null ? 'no-ann' : current,
-    s.isPod ? '' : s.object.metadata == null ? 'no-meta' : objAnn == null ? 'no-ann' : objAnn[STATUS_ANNOTATION] ?? '',
+    s.isPod ? '' : s.object.metadata == null ? 'no-meta' : objAnn == null ? 'no-ann' : `${objAnn[STATUS_ANNOTATION] ?? ''}\u0001${POLICY_INJECTED_ANNOTATION in objAnn}`,
   ].join('\u0002');
 }
 
 export function patchFor(s: Subject, c: Configured, d: Desired, memo: MutationMemo | undefined): PatchOp[] {
-  const remove = c.tunnel.remove;
+  const remove = [...c.tunnel.remove, POLICY_INJECTED_ANNOTATION];
   const build = () => buildPatch(s, c, d.parts, remove);
   if (!memo || s.previous !== undefined) return build();
   const shape = firstInjectionShape(s, [...Object.keys(c.tunnel.set), STATUS_ANNOTATION, ...remove]);
@@ -77,7 +78,7 @@ export function removalPatch(s: Subject): PatchOp[] {
   const spec = s.template.spec ?? {};
   return [
     ...specOps(`${s.pointer}/spec`, spec, planSpec(spec, null, false, false)),
-    ...annotationOps(`${s.pointer}/metadata`, s.template.metadata, {}, [STATUS_ANNOTATION, ...TUNNEL_ANNOTATIONS]),
-    ...(s.isPod ? [] : annotationOps('/metadata', s.object.metadata, {}, [STATUS_ANNOTATION])),
+    ...annotationOps(`${s.pointer}/metadata`, s.template.metadata, {}, [STATUS_ANNOTATION, POLICY_INJECTED_ANNOTATION, ...TUNNEL_ANNOTATIONS]),
+    ...(s.isPod ? [] : annotationOps('/metadata', s.object.metadata, {}, [STATUS_ANNOTATION, POLICY_INJECTED_ANNOTATION])),
   ];
 }

@@ -5,20 +5,24 @@ import { pointer } from '../kube/patch.js';
 
 export interface TargetKind {
   group: string;
+  /** The served version ghostwire registers for (webhook rules, admission policy match rules). */
+  version: string;
   kind: string;
+  /** The resource (plural) the API server matches rules against. */
+  resource: string;
   /** JSON pointer segments from the object root to the pod template; [] for a Pod. */
   templatePath: readonly string[];
 }
 
 export const TARGET_KINDS: readonly TargetKind[] = [
-  { group: '', kind: 'Pod', templatePath: [] },
-  { group: 'apps', kind: 'Deployment', templatePath: ['spec', 'template'] },
-  { group: 'apps', kind: 'StatefulSet', templatePath: ['spec', 'template'] },
-  { group: 'apps', kind: 'DaemonSet', templatePath: ['spec', 'template'] },
-  { group: 'apps', kind: 'ReplicaSet', templatePath: ['spec', 'template'] },
-  { group: 'batch', kind: 'Job', templatePath: ['spec', 'template'] },
-  { group: 'batch', kind: 'CronJob', templatePath: ['spec', 'jobTemplate', 'spec', 'template'] },
-  { group: 'argoproj.io', kind: 'Rollout', templatePath: ['spec', 'template'] },
+  { group: '', version: 'v1', kind: 'Pod', resource: 'pods', templatePath: [] },
+  { group: 'apps', version: 'v1', kind: 'Deployment', resource: 'deployments', templatePath: ['spec', 'template'] },
+  { group: 'apps', version: 'v1', kind: 'StatefulSet', resource: 'statefulsets', templatePath: ['spec', 'template'] },
+  { group: 'apps', version: 'v1', kind: 'DaemonSet', resource: 'daemonsets', templatePath: ['spec', 'template'] },
+  { group: 'apps', version: 'v1', kind: 'ReplicaSet', resource: 'replicasets', templatePath: ['spec', 'template'] },
+  { group: 'batch', version: 'v1', kind: 'Job', resource: 'jobs', templatePath: ['spec', 'template'] },
+  { group: 'batch', version: 'v1', kind: 'CronJob', resource: 'cronjobs', templatePath: ['spec', 'jobTemplate', 'spec', 'template'] },
+  { group: 'argoproj.io', version: 'v1alpha1', kind: 'Rollout', resource: 'rollouts', templatePath: ['spec', 'template'] },
 ];
 
 export type Target =

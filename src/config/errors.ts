@@ -16,9 +16,13 @@ export const fieldError = (source: string, field: string, value: string, allowed
   allowed,
 });
 
-/** Values are quoted and cut, so an over-long or hostile annotation cannot flood a message or a log line. */
+/**
+ * Values are quoted and cut, so an over-long or hostile annotation cannot flood a message or a log line. Cut by
+ * characters (code points), never inside one: the admission policies' CEL cuts the same way.
+ */
 export function quoteValue(value: string): string {
-  const cut = value.length > 80 ? `${value.slice(0, 77)}...` : value;
+  const chars = [...value];
+  const cut = chars.length > 80 ? `${chars.slice(0, 77).join('')}...` : value;
   return JSON.stringify(cut);
 }
 

@@ -34,6 +34,8 @@ export const TUNNEL_PRE_EXEC_ANNOTATION = 'ghostwire.dev/tunnel-pre-exec';
 export const TUNNEL_ANNOTATIONS = [TUNNEL_ENDPOINT_ANNOTATION, TUNNEL_CLIENT_COMMAND_ANNOTATION, TUNNEL_PRE_EXEC_ANNOTATION] as const;
 /** Written by the shadow controller. */
 export const TUNNEL_STATUS_ANNOTATION = 'ghostwire.dev/tunnel-status';
+/** Written by the admission policies (src/policy) beside the status: who injected, with which config identity. */
+export const POLICY_INJECTED_ANNOTATION = 'ghostwire.dev/injected-by';
 
 /** Annotations ghostwire writes itself; reading them back is not a typo of a config key. */
 export const OUTPUT_ANNOTATIONS: ReadonlySet<string> = new Set([
@@ -42,6 +44,7 @@ export const OUTPUT_ANNOTATIONS: ReadonlySet<string> = new Set([
   TUNNEL_CLIENT_COMMAND_ANNOTATION,
   TUNNEL_PRE_EXEC_ANNOTATION,
   TUNNEL_STATUS_ANNOTATION,
+  POLICY_INJECTED_ANNOTATION,
 ]);
 
 /** Built-in nat chains that can receive the jump to ghostwire's chain. */

@@ -17,8 +17,21 @@ export function parseBoolean(raw: string): Parsed<boolean> {
   return bad('"true" or "false"');
 }
 
-const DURATION_PART = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+export const DURATION_PART = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
+export const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/**
+ * What a parametrised validator checks, as data: the admission policy generator (src/policy) turns it into CEL, so a
+ * new option built from these validators reaches the policy without hand edits.
+ */
+export type ValidatorRule =
+  | { kind: 'oneOf'; values: readonly string[]; caseInsensitive: boolean }
+  | { kind: 'duration'; minMs: number; maxMs: number; allowEmpty: boolean };
+
+/** The rule a validator made by oneOf() or durationValidator() carries; undefined for the plain parse functions. */
+export function ruleOf(parse: unknown): ValidatorRule | undefined {
+  return (parse as { rule?: ValidatorRule } | undefined)?.rule;
+}
 
 /** Go-style durations ("500ms", "2s", "1m30s", "15m", "1h"), returned in milliseconds. */
 export function parseDurationMs(raw: string): number | undefined {
@@ -54,12 +67,13 @@ export function formatDuration(ms: number): string {
 export function durationValidator(minMs: number, maxMs: number, allowEmpty: boolean) {
   const range = `a duration such as "2s", "500ms", "1m30s" between ${formatDuration(minMs)} and ${formatDuration(maxMs)}`;
   const allowed = allowEmpty ? `empty (off) or ${range}` : range;
-  return (raw: string): Parsed<number> => {
+  const parse = (raw: string): Parsed<number> => {
     if (allowEmpty && raw.trim() === '') return ok(0);
     const ms = parseDurationMs(raw);
     if (ms === undefined || ms < minMs || ms > maxMs) return bad(allowed);
     return ok(ms);
   };
+  return Object.assign(parse, { rule: { kind: 'duration', minMs, maxMs, allowEmpty } as ValidatorRule });
 }
 
 /** CIDRs (or bare addresses, as /32 or /128) in the canonical form the kernel tools print (see net/address.ts). */
@@ -78,18 +92,20 @@ export function parseCidrList(raw: string): Parsed<string[]> {
 
 export function oneOf<T extends string>(values: readonly T[], caseInsensitive = false) {
   const allowed = values.map((v) => `"${v}"`).join(' or ');
-  return (raw: string): Parsed<T> => {
+  const parse = (raw: string): Parsed<T> => {
     const text = raw.trim();
     const hit = values.find((v) => (caseInsensitive ? v.toLowerCase() === text.toLowerCase() : v === text));
     return hit === undefined ? bad(allowed) : ok(hit);
   };
+  return Object.assign(parse, { rule: { kind: 'oneOf', values, caseInsensitive } as ValidatorRule });
 }
 
 // Every Kubernetes name rule ghostwire checks lives here (names, labels, ports), so one rule has one spelling.
-const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+// Exported for the admission policy generator, which hands the same patterns to the API server's CEL (RE2).
+export const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
-const LABEL_NAME = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
-const IANA_SVC_NAME = /^[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?$/;
+export const LABEL_NAME = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
+export const IANA_SVC_NAME = /^[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?$/;
 
 /** Namespace names, most object names: lower-case alphanumerics and "-", at most 63 characters. */
 export const isDns1123Label = (s: string): boolean => s.length <= 63 && DNS1123_LABEL.test(s);
@@ -137,9 +153,11 @@ export function parsePreviewPattern(raw: string): Parsed<string> {
   return ok(text);
 }
 
+export const SUFFIX = /^-[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?$/;
+
 export function parseSuffix(raw: string): Parsed<string> {
   const text = raw.trim();
-  if (/^-[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?$/.test(text)) return ok(text);
+  if (SUFFIX.test(text)) return ok(text);
   return bad('a Service name suffix starting with "-" followed by lower-case letters, digits and "-" (e.g. "-preview"), at most 32 characters');
 }
 
@@ -149,29 +167,34 @@ export function parseDnsSuffix(raw: string): Parsed<string> {
   return bad('a DNS suffix starting with "." followed by DNS-1123 labels (e.g. ".svc.cluster.local")');
 }
 
-const RESERVED_CHAINS = new Set([
+export const RESERVED_CHAINS: ReadonlySet<string> = new Set([
   'ACCEPT', 'DROP', 'RETURN', 'QUEUE', 'REJECT', 'DNAT', 'SNAT', 'MASQUERADE', 'REDIRECT', 'LOG', 'MARK',
   'PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING',
 ]);
+
+export const CHAIN_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,27}$/;
 
 /** iptables user chain: at most 28 characters (XT_EXTENSION_MAXNAMELEN - 1), never an option or a built-in. */
 export function parseChainName(raw: string): Parsed<string> {
   const text = raw.trim();
   const allowed = 'an iptables chain name: 1 to 28 characters of [A-Za-z0-9_-], starting with a letter or digit, not a built-in chain or target';
-  if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,27}$/.test(text) || RESERVED_CHAINS.has(text.toUpperCase())) return bad(allowed);
+  if (!CHAIN_NAME.test(text) || RESERVED_CHAINS.has(text.toUpperCase())) return bad(allowed);
   return ok(text);
 }
+
+export const IMAGE = /^[a-z0-9]+([._\-/:@a-zA-Z0-9]*[a-zA-Z0-9])?$/;
+export const IMAGE_MAX = 512;
 
 export function parseImage(raw: string): Parsed<string> {
   const text = raw.trim();
   // Registry host[:port]/path:tag or @digest; no whitespace, no shell metacharacters. The length is checked first:
   // the pattern backtracks in quadratic time on a long value that does not match.
-  if (text.length <= 512 && /^[a-z0-9]+([._\-/:@a-zA-Z0-9]*[a-zA-Z0-9])?$/.test(text)) return ok(text);
+  if (text.length <= IMAGE_MAX && IMAGE.test(text)) return ok(text);
   return bad('a container image reference such as "ghostwire:0.1.0" or "registry.example/ghostwire@sha256:..."');
 }
 
-const QUANTITY = /^(\d+(?:\.\d+)?)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/;
-const QUANTITY_SCALE: Record<string, number> = {
+export const QUANTITY = /^(\d+(?:\.\d+)?)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/;
+export const QUANTITY_SCALE: Readonly<Record<string, number>> = {
   '': 1, m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18,
   Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, Ti: 1024 ** 4, Pi: 1024 ** 5, Ei: 1024 ** 6,
 };

@@ -8,6 +8,7 @@ import { type Subject, isOutcome, selectSubject } from '../admission/subject.js'
 import type { TargetKind } from '../admission/target.js';
 import type { AdmissionRequest } from '../admission/types.js';
 import { resolveConfig } from '../config/index.js';
+import { POLICY_ID_PREFIX, policyConfigId } from '../config/policy-identity.js';
 import type { KubeObject } from '../kube/objects.js';
 import { isTunnelKind } from '../shadow/tunnel.js';
 
@@ -109,12 +110,19 @@ function judge(object: KubeObject, kind: TargetKind, ctx: DriftContext): Drift {
     sidecarMode: sidecarModeOf(subject.previous?.sidecarMode),
     runningHash: clipHash(subject.previous?.configHash),
   };
-  const drift = classify(subject, mutate(req, ctx), base);
+  const drift = policyIdentity(classify(subject, mutate(req, ctx), base), subject, ctx);
   if (ctx.tunnelKeyKnown || drift.expectedHash === null || !wantsTunnel(subject, kind, ctx)) return drift;
   // Without the key the hash computed here is not the webhook's: say so rather than report a false drift.
   if (drift.state === 'not-injected') return { ...drift, expectedHash: null };
   if (drift.state !== 'current' && drift.state !== 'rollout-needed') return drift;
   return { ...drift, state: 'unknown', expectedHash: null, detail: TUNNEL_KEY_NEEDED };
+}
+
+/** A workload the admission policies injected runs their config identity, not the webhook's hash: compare that. */
+function policyIdentity(drift: Drift, s: Subject, ctx: DriftContext): Drift {
+  if (!drift.runningHash?.startsWith(POLICY_ID_PREFIX) || (drift.state !== 'current' && drift.state !== 'rollout-needed')) return drift;
+  const expectedHash = policyConfigId({ ...resolveConfig(ctx.defaults, s.layers).config, tunnel: false });
+  return { ...drift, expectedHash, state: drift.runningHash === expectedHash ? 'current' : 'rollout-needed' };
 }
 
 function wantsTunnel(s: Subject, kind: TargetKind, ctx: DriftContext): boolean {

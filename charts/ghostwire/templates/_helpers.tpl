@@ -279,3 +279,15 @@ namespaceSelector:
 {{- define "ghostwire.podControllerKinds" -}}
 ((o.apiVersion == 'apps/v1' && o.kind in ['ReplicaSet', 'StatefulSet', 'DaemonSet']) || (o.apiVersion == 'batch/v1' && o.kind == 'Job'))
 {{- end -}}
+
+{{/* Policy mode: the scope of the admission policies, the same as the webhook's namespaceSelector. */}}
+{{- define "ghostwire.policyNamespaceSelector" -}}
+{{- if .Values.webhook.namespaceSelector.requireOptInLabel }}
+matchLabels:
+  {{ .Values.webhook.namespaceSelector.optInLabel.key }}: {{ .Values.webhook.namespaceSelector.optInLabel.value | quote }}
+{{- end }}
+matchExpressions:
+  - key: kubernetes.io/metadata.name
+    operator: NotIn
+    values: {{ include "ghostwire.excludedNamespaces" . }}
+{{- end -}}
