@@ -17,7 +17,7 @@ import { CLI } from '../helpers/paths.js';
 import { type ControlPlane, freePort, startControlPlane, waitFor } from './harness.js';
 import { POLICY_NS, annotatedDeployment, installPolicy, yaml } from './policy-env.js';
 
-const N = Number(process.env.GW_LATENCY_N ?? 150);
+const N = Number(process.env.POLICY_LATENCY_N ?? 150);
 const ROUNDS = 2;
 let cp: ControlPlane;
 let dir: string;
