@@ -25,6 +25,7 @@ import { CLI, repoPath } from '../helpers/paths.js';
 import { createNetns, runtimeSkipReason, stableSave, type Agent, type Netns } from '../helpers/netns.js';
 import { parseDnatMap, type DnatMap } from '../../src/runtime/dnat-map.js';
 import { type ControlPlane, startControlPlane, waitFor } from './harness.js';
+import { until } from '../helpers/until.js';
 
 const skip = runtimeSkipReason();
 if (skip) console.log(`# runtime-cluster skipped: ${skip}`);
@@ -141,16 +142,6 @@ const chainLines = async (): Promise<string[]> => (await natSave()).split('\n').
 const jumpLines = async (): Promise<string[]> => (await natSave()).split('\n').filter((l) => new RegExp(`^-A (OUTPUT|PREROUTING) .*-j ${CHAIN}$`).test(l));
 const readMap = (): DnatMap => parseDnatMap(readFileSync(mapPath, 'utf8'), mapPath);
 
-async function until<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, ms = 5000): Promise<T> {
-  const end = Date.now() + ms;
-  let last = await fn();
-  while (!ok(last)) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}; last value: ${JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, 25));
-    last = await fn();
-  }
-  return last;
-}
 
 function dnatRule(service: string, preview: string, port: number): string {
   return `-A ${CHAIN} -d ${ip[service]}/32 -p tcp -m tcp --dport ${port} -m comment --comment "ghostwire ${service} -> ${preview} ${port}/tcp" -j DNAT --to-destination ${ip[preview]}:${port}`;

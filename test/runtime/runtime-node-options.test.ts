@@ -12,6 +12,7 @@ import { NODE_OPTIONS } from '../../src/inject/render.js';
 import { CLI } from '../helpers/paths.js';
 import { createNetns, runtimeSkipReason, type Agent, type Netns } from '../helpers/netns.js';
 import { startKubeStub, svc, type KubeStub } from '../helpers/kube-stub.js';
+import { until } from '../helpers/until.js';
 
 const skip = runtimeSkipReason();
 if (skip) console.log(`# runtime-node-options skipped: ${skip}`);
@@ -50,16 +51,6 @@ after(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-async function until<T>(what: string, fn: () => Promise<T> | T, ok: (v: T) => boolean, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  let last = await fn();
-  while (!ok(last)) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; last value: ${JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, 50));
-    last = await fn();
-  }
-  return last;
-}
 
 test('init and watch run with the injected NODE_OPTIONS: TLS to the API, a flip moves traffic, the heap trim runs', { skip, timeout: 90_000 }, async () => {
   assert.match(NODE_OPTIONS.watch, /--expose-gc/);

@@ -10,6 +10,7 @@ import { createInterface } from 'node:readline';
 import { CLI } from '../helpers/paths.js';
 import { createNetns, runtimeSkipReason, stableSave, type Agent, type Netns } from '../helpers/netns.js';
 import { startKubeStub, svc, type KubeStub } from '../helpers/kube-stub.js';
+import { until } from '../helpers/until.js';
 
 const skip = runtimeSkipReason();
 if (skip) console.log(`# runtime-watch skipped: ${skip}`);
@@ -48,16 +49,6 @@ async function startWatcher(): Promise<Running> {
   return { child, logs, port, exited };
 }
 
-async function until<T>(what: string, fn: () => Promise<T>, ok: (v: T) => boolean, ms = 5000): Promise<T> {
-  const end = Date.now() + ms;
-  let last: T = await fn();
-  while (!ok(last)) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; last value: ${JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, 25));
-    last = await fn();
-  }
-  return last;
-}
 
 const jumpLines = async () => (await ns.run('iptables-save', ['-t', 'nat'])).split('\n').filter((l) => /^-A (OUTPUT|PREROUTING) .*CANARY_DNAT/.test(l));
 

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { generateCA, generateServing, type KeyPairPem } from '../../src/tls/certs.js';
 import { CLI } from '../helpers/paths.js';
 import { httpsRequest } from '../helpers/https.js';
+import { until } from '../helpers/until.js';
 
 const DAY = 86_400_000;
 const ca = generateCA('validity-test-ca', 30);
@@ -46,13 +47,6 @@ async function serve(dir: string, first: KeyPairPem): Promise<Served> {
 const get = (s: Served, path: string) => httpsRequest(s.port, 'GET', path, { insecure: true });
 const metric = async (s: Served, line: RegExp) => (await get(s, '/metrics')).body.split('\n').find((l) => line.test(l));
 
-async function until(what: string, fn: () => Promise<boolean>, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await fn())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 test('started with an expired pair: not ready with the reason, counted, logged; a valid pair makes it ready; later expired or not-yet-valid pairs are rejected', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'gw-validity-'));
@@ -68,13 +62,13 @@ test('started with an expired pair: not ready with the reason, counted, logged; 
 
   const good = serving(30);
   s.write(good);
-  await until('readiness with a valid pair', async () => (await get(s, '/readyz')).status === 200);
+  await until('readiness with a valid pair', async () => (await get(s, '/readyz')).status === 200, (ready) => ready);
   assert.equal(await metric(s, /^ghostwire_webhook_certificate_valid /), 'ghostwire_webhook_certificate_valid 1');
   const goodSerial = (await get(s, '/healthz')).peerSerial;
 
   for (const [label, pair] of [['not-yet-valid', serving(30, new Date(Date.now() + 10 * DAY))], ['expired', serving(1, new Date(Date.now() - 5 * DAY))]] as const) {
     s.write(pair);
-    await until(`the ${label} pair counted`, async () => /^ghostwire_webhook_certificate_rejections_total\{reason="(not-yet-valid|expired)"\} [12]$/m.test((await get(s, '/metrics')).body) && (await metric(s, new RegExp(`reason="${label}"`))) !== undefined);
+    await until(`the ${label} pair counted`, async () => /^ghostwire_webhook_certificate_rejections_total\{reason="(not-yet-valid|expired)"\} [12]$/m.test((await get(s, '/metrics')).body) && (await metric(s, new RegExp(`reason="${label}"`))) !== undefined, (counted) => counted);
     await new Promise((r) => setTimeout(r, 300));
     assert.equal((await get(s, '/healthz')).peerSerial, goodSerial, `${label}: the valid pair keeps serving`);
     assert.equal((await get(s, '/readyz')).status, 200, `${label}: still ready`);
@@ -91,7 +85,7 @@ test('a pair that expires while in service turns readiness off', async (t) => {
   const s = await serve(dir, serving(8 / 86_400)); // valid for eight more seconds (key generation and start-up take some)
   t.after(() => s.child.kill('SIGKILL'));
   assert.equal((await get(s, '/readyz')).status, 200);
-  await until('readiness off after expiry', async () => (await get(s, '/readyz')).status === 503, 15_000);
+  await until('readiness off after expiry', async () => (await get(s, '/readyz')).status === 503, (unready) => unready, 15_000);
   assert.match((await get(s, '/readyz')).json().reason, /^serving certificate expired/);
   assert.equal(await metric(s, /^ghostwire_webhook_certificate_valid /), 'ghostwire_webhook_certificate_valid 0');
 });
