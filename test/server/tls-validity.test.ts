@@ -4,11 +4,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateCA, generateServing, type KeyPairPem } from '../../src/tls/certs.js';
-import { CLI } from '../helpers/paths.js';
+import { CLI, repoPath } from '../helpers/paths.js';
 import { httpsRequest } from '../helpers/https.js';
 import { until } from '../helpers/until.js';
 
@@ -88,4 +88,19 @@ test('a pair that expires while in service turns readiness off', async (t) => {
   await until('readiness off after expiry', async () => (await get(s, '/readyz')).status === 503, (unready) => unready, 15_000);
   assert.match((await get(s, '/readyz')).json().reason, /^serving certificate expired/);
   assert.equal(await metric(s, /^ghostwire_webhook_certificate_valid /), 'ghostwire_webhook_certificate_valid 0');
+});
+
+test('an ECDSA P-256 pair (as cert-manager issues with privateKey.algorithm: ECDSA) is served, ready, and its expiry exported', async (t) => {
+  // A fixed pair made with `openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -days 36500`: the
+  // certificate code itself makes RSA pairs only, serving reads any key type node:tls accepts.
+  const pair: KeyPairPem = { certPem: readFileSync(repoPath('test', 'fixtures', 'tls', 'ecdsa-p256.crt'), 'utf8'), keyPem: readFileSync(repoPath('test', 'fixtures', 'tls', 'ecdsa-p256.key'), 'utf8') };
+  const dir = mkdtempSync(join(tmpdir(), 'gw-ecdsa-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const s = await serve(dir, pair);
+  t.after(() => s.child.kill('SIGKILL'));
+  const ready = await get(s, '/readyz');
+  assert.equal(ready.status, 200, ready.body);
+  const notAfter = Date.parse('2126-11-06T11:40:32Z') / 1000;
+  assert.equal(await metric(s, /^ghostwire_webhook_certificate_expiry_timestamp_seconds /), `ghostwire_webhook_certificate_expiry_timestamp_seconds ${notAfter}`);
+  assert.equal(await metric(s, /^ghostwire_webhook_certificate_valid /), 'ghostwire_webhook_certificate_valid 1');
 });
