@@ -290,12 +290,19 @@ test('hostNetwork turned on for an injected workload removes ghostwire\'s parts,
   const doc: any = base();
   doc.metadata.name = 'host-net';
   await cp.kubectl(['apply', '-f', '-'], { input: yaml(doc) });
-  const stored = await getJson(['-n', 'shop', 'get', 'deployment', 'host-net']);
-  const update = structuredClone(stored);
-  update.spec.template.spec.hostNetwork = true;
-  const exp = expected(update, builtinDefaults());
+  // The Deployment controller writes the status right after the create: a PUT of an older resourceVersion is a
+  // 409 Conflict, so read again and retry, as any client of the API does.
+  let update: any;
+  let exp: ReturnType<typeof expected>;
+  let r: Awaited<ReturnType<typeof request>>;
+  for (let attempt = 1; ; attempt++) {
+    update = structuredClone(await getJson(['-n', 'shop', 'get', 'deployment', 'host-net']));
+    update.spec.template.spec.hostNetwork = true;
+    exp = expected(update, builtinDefaults());
+    r = await request(cp, 'PUT', `${collectionPath(update)}/host-net`, update);
+    if (r.status !== 409 || attempt === 5) break;
+  }
   assert.equal(exp.result, 'removed');
-  const r = await request(cp, 'PUT', `${collectionPath(update)}/host-net`, update);
   assert.equal(r.status, 200, JSON.stringify(r.body?.message));
   assert.deepEqual(differences(r.body, exp), []);
   assert.deepEqual(r.warnings.filter((w) => w.includes('ghostwire-warn')).map((w) => w.replace(/^.*?: ghostwire/, 'ghostwire')), exp.warnings);
