@@ -2,12 +2,12 @@
 // "ClusterIPs" inside it, and the stub API server reached through a unix-socket bridge.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync, existsSync, statSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI } from '../helpers/paths.js';
-import { createNetns, iptablesBackend, runtimeSkipReason, stableSave, type Agent, type Netns } from '../helpers/netns.js';
-import { startKubeStub, svc, type KubeStub } from '../helpers/kube-stub.js';
+import { iptablesBackend, runtimeSkipReason, stableSave, type Agent, type Netns } from '../helpers/netns.js';
+import { svc, type KubeStub } from '../helpers/kube-stub.js';
+import { startStubbedPod, type StubbedPod } from '../helpers/stubbed-pod.js';
 import { parseDnatMap } from '../../src/runtime/dnat-map.js';
 
 const skip = runtimeSkipReason({ ipv6: true });
@@ -18,44 +18,34 @@ let stub: KubeStub;
 let agent: Agent;
 let dir: string;
 let env: NodeJS.ProcessEnv;
+let pod: StubbedPod;
 
 before(async () => {
   if (skip) return;
   console.log(`# iptables backend: ${iptablesBackend()}`);
-  dir = mkdtempSync(join(tmpdir(), 'gw-rt-init-'));
-  ns = await createNetns('gw-init');
-  for (const a of ['10.96.0.10', '10.96.0.20', '10.96.0.21', '10.96.0.40', '10.96.0.41']) await ns.run('ip', ['addr', 'add', `${a}/32`, 'dev', 'lo']);
-  for (const a of ['fd00:96::20', 'fd00:96::21']) await ns.run('ip', ['-6', 'addr', 'add', `${a}/128`, 'dev', 'lo', 'nodad']);
-  await ns.serve(['10.96.0.20:80=orders', '10.96.0.21:80=orders-preview', '10.96.0.40:80=billing', '10.96.0.41:80=billing-preview', '[fd00:96::20]:80=orders-v6', '[fd00:96::21]:80=orders-preview-v6']);
-  agent = await ns.agent();
-  stub = await startKubeStub({
-    listen: { path: join(dir, 'api.sock') },
-    services: [
-      svc('orders', ['10.96.0.20', 'fd00:96::20']),
-      svc('orders-preview', ['10.96.0.21', 'fd00:96::21']),
-      // billing's active address is excluded: it must never be rewritten.
-      svc('billing', '10.96.0.40'),
-      svc('billing-preview', '10.96.0.41'),
-      svc('db', 'None', [5432]),
-      svc('db-preview', '10.96.0.51', [5432]),
-    ],
+  pod = await startStubbedPod({
+    name: 'gw-init',
+    addresses: ['10.96.0.10', '10.96.0.20', '10.96.0.21', '10.96.0.40', '10.96.0.41', 'fd00:96::20', 'fd00:96::21'],
+    backends: ['10.96.0.20:80=orders', '10.96.0.21:80=orders-preview', '10.96.0.40:80=billing', '10.96.0.41:80=billing-preview', '[fd00:96::20]:80=orders-v6', '[fd00:96::21]:80=orders-preview-v6'],
+    stub: {
+      services: [
+        svc('orders', ['10.96.0.20', 'fd00:96::20']),
+        svc('orders-preview', ['10.96.0.21', 'fd00:96::21']),
+        // billing's active address is excluded: it must never be rewritten.
+        svc('billing', '10.96.0.40'),
+        svc('billing-preview', '10.96.0.41'),
+        svc('db', 'None', [5432]),
+        svc('db-preview', '10.96.0.51', [5432]),
+      ],
+    },
+    // No POD_NAME: init programs the rules and leaves the jump as it is.
+    env: { POD_NAME: undefined, GW_EXCLUDE_CIDRS: '10.96.0.40/32' },
   });
-  const bridge = await ns.bridge({ path: join(dir, 'api.sock') });
-  writeFileSync(join(dir, 'resolv.conf'), 'nameserver 10.96.0.10\n');
-  env = {
-    PATH: process.env.PATH,
-    KUBECONFIG: stub.writeKubeconfig(dir, { server: `https://127.0.0.1:${bridge.port}` }),
-    POD_NAMESPACE: stub.namespace,
-    GW_IPTABLES_DNAT_MAP: join(dir, 'shared', 'dnat.map'),
-    GW_EXCLUDE_CIDRS: '10.96.0.40/32',
-  };
+  ({ ns, stub, agent, dir, env } = pod);
 });
 
 after(async () => {
-  agent?.close();
-  await ns?.destroy();
-  await stub?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await pod?.close();
 });
 
 const init = (extraEnv: NodeJS.ProcessEnv = {}, args: string[] = []) =>

@@ -5,13 +5,13 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { CLI } from '../helpers/paths.js';
-import { createNetns, runtimeSkipReason, type Agent, type Netns } from '../helpers/netns.js';
-import { startKubeStub, svc, type KubeStub } from '../helpers/kube-stub.js';
+import { runtimeSkipReason, type Agent, type Netns } from '../helpers/netns.js';
+import { svc, type KubeStub } from '../helpers/kube-stub.js';
+import { startStubbedPod, type StubbedPod } from '../helpers/stubbed-pod.js';
 import { chainSpecs, parseDnatMap } from '../../src/runtime/dnat-map.js';
 import { chainState, parseSave } from '../../src/runtime/iptables/rules.js';
 
@@ -23,37 +23,28 @@ let stub: KubeStub;
 let agent: Agent;
 let dir: string;
 let env: NodeJS.ProcessEnv;
+let pod: StubbedPod;
 
 before(async () => {
   if (skip) return;
-  dir = mkdtempSync(join(tmpdir(), 'gw-rt-v6text-'));
-  ns = await createNetns('gw-v6text');
-  agent = await ns.agent();
-  stub = await startKubeStub({
-    listen: { path: join(dir, 'api.sock') },
-    labels: { role: 'preview' },
-    services: [svc('orders', 'fd00:96::20'), svc('orders-preview', 'fd00:96::21'), svc('linklocal', 'fe80::20%eth0'), svc('linklocal-preview', 'fe80::21%eth0')],
+  pod = await startStubbedPod({
+    name: 'gw-v6text',
+    stub: {
+      labels: { role: 'preview' },
+      services: [svc('orders', 'fd00:96::20'), svc('orders-preview', 'fd00:96::21'), svc('linklocal', 'fe80::20%eth0'), svc('linklocal-preview', 'fe80::21%eth0')],
+    },
+    env: {
+      GW_IPV6: 'true',
+      // As users type them; ip6tables-save prints ::ffff:0.0.0.0/96 and ::ffff:10.0.0.0/104.
+      GW_EXCLUDE_CIDRS: '::ffff:0:0/96,::ffff:a00:0/104',
+      GW_POLL_INTERVAL: '200ms',
+    },
   });
-  const bridge = await ns.bridge({ path: join(dir, 'api.sock') });
-  writeFileSync(join(dir, 'resolv.conf'), 'nameserver 10.96.0.10\n');
-  env = {
-    PATH: process.env.PATH,
-    KUBECONFIG: stub.writeKubeconfig(dir, { server: `https://127.0.0.1:${bridge.port}` }),
-    POD_NAMESPACE: stub.namespace,
-    POD_NAME: stub.podName,
-    GW_IPTABLES_DNAT_MAP: join(dir, 'shared', 'dnat.map'),
-    GW_IPV6: 'true',
-    // As users type them; ip6tables-save prints ::ffff:0.0.0.0/96 and ::ffff:10.0.0.0/104.
-    GW_EXCLUDE_CIDRS: '::ffff:0:0/96,::ffff:a00:0/104',
-    GW_POLL_INTERVAL: '200ms',
-  };
+  ({ ns, stub, agent, dir, env } = pod);
 });
 
 after(async () => {
-  agent?.close();
-  await ns?.destroy();
-  await stub?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await pod?.close();
 });
 
 const save6 = () => ns.run('ip6tables-save', ['-t', 'nat']);

@@ -4,14 +4,13 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { NODE_OPTIONS } from '../../src/inject/render.js';
 import { CLI } from '../helpers/paths.js';
-import { createNetns, runtimeSkipReason, type Agent, type Netns } from '../helpers/netns.js';
-import { startKubeStub, svc, type KubeStub } from '../helpers/kube-stub.js';
+import { runtimeSkipReason, type Agent, type Netns } from '../helpers/netns.js';
+import { svc, type KubeStub } from '../helpers/kube-stub.js';
+import { startStubbedPod, type StubbedPod } from '../helpers/stubbed-pod.js';
 import { until } from '../helpers/until.js';
 
 const skip = runtimeSkipReason();
@@ -22,35 +21,23 @@ let stub: KubeStub;
 let agent: Agent;
 let dir: string;
 let env: NodeJS.ProcessEnv;
+let pod: StubbedPod;
 
 before(async () => {
   if (skip) return;
-  dir = mkdtempSync(join(tmpdir(), 'gw-rt-nodeopts-'));
-  ns = await createNetns('gw-nodeopts');
-  for (const a of ['10.96.0.10', '10.96.0.20', '10.96.0.21']) await ns.run('ip', ['addr', 'add', `${a}/32`, 'dev', 'lo']);
-  await ns.serve(['10.96.0.20:80=orders', '10.96.0.21:80=orders-preview']);
-  agent = await ns.agent();
-  stub = await startKubeStub({ listen: { path: join(dir, 'api.sock') }, labels: { role: 'active' }, services: [svc('orders', '10.96.0.20'), svc('orders-preview', '10.96.0.21')] });
-  const bridge = await ns.bridge({ path: join(dir, 'api.sock') });
-  writeFileSync(join(dir, 'resolv.conf'), 'nameserver 10.96.0.10\n');
-  env = {
-    PATH: process.env.PATH,
-    KUBECONFIG: stub.writeKubeconfig(dir, { server: `https://127.0.0.1:${bridge.port}` }),
-    POD_NAMESPACE: stub.namespace,
-    POD_NAME: stub.podName,
-    GW_IPTABLES_DNAT_MAP: join(dir, 'shared', 'dnat.map'),
-    XTABLES_LOCKFILE: join(dir, 'xtables.lock'),
-    GW_LOG_LEVEL: 'debug',
-  };
+  pod = await startStubbedPod({
+    name: 'gw-nodeopts',
+    addresses: ['10.96.0.10', '10.96.0.20', '10.96.0.21'],
+    backends: ['10.96.0.20:80=orders', '10.96.0.21:80=orders-preview'],
+    stub: { labels: { role: 'active' }, services: [svc('orders', '10.96.0.20'), svc('orders-preview', '10.96.0.21')] },
+    env: { GW_LOG_LEVEL: 'debug' },
+  });
+  ({ ns, stub, agent, dir, env } = pod);
 });
 
 after(async () => {
-  agent?.close();
-  await ns?.destroy();
-  await stub?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await pod?.close();
 });
-
 
 test('init and watch run with the injected NODE_OPTIONS: TLS to the API, a flip moves traffic, the heap trim runs', { skip, timeout: 90_000 }, async () => {
   assert.match(NODE_OPTIONS.watch, /--expose-gc/);

@@ -3,13 +3,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { CLI } from '../helpers/paths.js';
-import { createNetns, runtimeSkipReason, stableSave, type Agent, type Netns } from '../helpers/netns.js';
-import { startKubeStub, svc, type KubeStub } from '../helpers/kube-stub.js';
+import { runtimeSkipReason, stableSave, type Agent, type Netns } from '../helpers/netns.js';
+import { svc, type KubeStub } from '../helpers/kube-stub.js';
+import { startStubbedPod, type StubbedPod } from '../helpers/stubbed-pod.js';
 import { until } from '../helpers/until.js';
 
 const skip = runtimeSkipReason();
@@ -20,6 +19,7 @@ let stub: KubeStub;
 let agent: Agent;
 let dir: string;
 let env: NodeJS.ProcessEnv;
+let pod: StubbedPod;
 
 interface Running {
   child: ChildProcess;
@@ -54,36 +54,23 @@ const jumpLines = async () => (await ns.run('iptables-save', ['-t', 'nat'])).spl
 
 before(async () => {
   if (skip) return;
-  dir = mkdtempSync(join(tmpdir(), 'gw-rt-watch-'));
-  ns = await createNetns('gw-watch');
-  for (const a of ['10.96.0.10', '10.96.0.20', '10.96.0.21', '10.96.0.40', '10.96.0.41']) await ns.run('ip', ['addr', 'add', `${a}/32`, 'dev', 'lo']);
-  await ns.serve(['10.96.0.20:80=orders', '10.96.0.21:80=orders-preview', '10.96.0.40:80=billing', '10.96.0.41:80=billing-preview']);
-  agent = await ns.agent();
-  stub = await startKubeStub({
-    listen: { path: join(dir, 'api.sock') },
-    labels: { role: 'active' },
-    services: [svc('orders', '10.96.0.20'), svc('orders-preview', '10.96.0.21'), svc('billing', '10.96.0.40'), svc('billing-preview', '10.96.0.41')],
+  pod = await startStubbedPod({
+    name: 'gw-watch',
+    addresses: ['10.96.0.10', '10.96.0.20', '10.96.0.21', '10.96.0.40', '10.96.0.41'],
+    backends: ['10.96.0.20:80=orders', '10.96.0.21:80=orders-preview', '10.96.0.40:80=billing', '10.96.0.41:80=billing-preview'],
+    stub: {
+      labels: { role: 'active' },
+      services: [svc('orders', '10.96.0.20'), svc('orders-preview', '10.96.0.21'), svc('billing', '10.96.0.40'), svc('billing-preview', '10.96.0.41')],
+    },
+    env: { GW_EXCLUDE_CIDRS: '10.96.0.40/32', GW_POLL_INTERVAL: '200ms' },
   });
-  const bridge = await ns.bridge({ path: join(dir, 'api.sock') });
-  writeFileSync(join(dir, 'resolv.conf'), 'nameserver 10.96.0.10\n');
-  env = {
-    PATH: process.env.PATH,
-    KUBECONFIG: stub.writeKubeconfig(dir, { server: `https://127.0.0.1:${bridge.port}` }),
-    POD_NAMESPACE: stub.namespace,
-    POD_NAME: stub.podName,
-    GW_IPTABLES_DNAT_MAP: join(dir, 'shared', 'dnat.map'),
-    GW_EXCLUDE_CIDRS: '10.96.0.40/32',
-    GW_POLL_INTERVAL: '200ms',
-  };
+  ({ ns, stub, agent, dir, env } = pod);
   const r = await ns.exec(process.execPath, [CLI, 'init', '--resolv-conf', join(dir, 'resolv.conf')], { env, timeoutMs: 20_000 });
   assert.equal(r.code, 0, r.stdout + r.stderr);
 });
 
 after(async () => {
-  agent?.close();
-  await ns?.destroy();
-  await stub?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await pod?.close();
 });
 
 test('label flips move real traffic: active -> preview -> active; flushed chain recreated; SIGTERM exits 0', { skip, timeout: 60_000 }, async () => {
