@@ -5,13 +5,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { createServer as createHttpsServer, type Server } from 'node:https';
 import { join } from 'node:path';
 import { type Defaults, builtinDefaults } from '../../src/config/defaults.js';
 import { policyDefaultsProblems } from '../../src/policy/params.js';
-import { generateCA, generateServing } from '../../src/tls/certs.js';
 import { loadCases } from '../helpers/injector-cases.js';
-import { type ControlPlane, freePort, startControlPlane, waitFor } from './harness.js';
+import { type ControlPlane, startControlPlane, waitFor } from './harness.js';
+import { startOtherWebhook } from './other-webhook.js';
 import { PARAMS, POLICY_NS, applyParams, collectionPath, differences, expected, installPolicy, request, yaml } from './policy-env.js';
 
 let cp: ControlPlane;
@@ -159,38 +158,15 @@ test('updating annotations converges step by step to what the webhook stores, re
 });
 
 test('another mutating webhook that reinvokes: exactly one copy of every ghostwire part', async (t) => {
-  const port = await freePort();
-  const ca = generateCA('test-double-ca', 1);
-  const pair = generateServing(ca, { commonName: 'double', dnsNames: [], ips: ['127.0.0.1'], days: 1 });
-  let calls = 0;
-  // Test double: adds its own sidecar, and an env var to every container it sees (ghostwire's included).
-  const server: Server = createHttpsServer({ key: pair.keyPem, cert: pair.certPem }, (req, res) => {
-    let body = '';
-    req.on('data', (d: Buffer) => (body += d.toString()));
-    req.on('end', () => {
-      calls++;
-      const review = JSON.parse(body);
-      const spec = review.request.object.spec.template.spec;
-      const ops: unknown[] = [];
-      if (!spec.containers.some((c: { name: string }) => c.name === 'other-sidecar')) ops.push({ op: 'add', path: '/spec/template/spec/containers/-', value: { name: 'other-sidecar', image: 'other:1' } });
-      spec.containers.forEach((c: { env?: Array<{ name: string }> }, i: number) => {
-        if (!(c.env ?? []).some((e) => e.name === 'OTHER')) ops.push({ op: 'add', path: `/spec/template/spec/containers/${i}/env${c.env ? '/-' : ''}`, value: c.env ? { name: 'OTHER', value: '1' } : [{ name: 'OTHER', value: '1' }] });
-      });
-      const response: Record<string, unknown> = { uid: review.request.uid, allowed: true };
-      if (ops.length) Object.assign(response, { patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(ops)).toString('base64') });
-      res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response }));
-    });
-  });
-  await new Promise<void>((r) => server.listen(port, '127.0.0.1', () => r()));
-  t.after(() => server.close());
+  const other = await startOtherWebhook({ envOnEveryContainer: true });
+  t.after(() => other.close());
   const cfg = {
     apiVersion: 'admissionregistration.k8s.io/v1',
     kind: 'MutatingWebhookConfiguration',
     metadata: { name: 'other-injector' },
     webhooks: [{
       name: 'other.example.com', admissionReviewVersions: ['v1'], sideEffects: 'None', reinvocationPolicy: 'IfNeeded', timeoutSeconds: 5, failurePolicy: 'Fail',
-      clientConfig: { url: `https://127.0.0.1:${port}/mutate`, caBundle: Buffer.from(ca.certPem).toString('base64') },
+      clientConfig: { url: other.url, caBundle: other.caBundle },
       objectSelector: { matchLabels: { 'other-injector': 'enabled' } },
       rules: [{ operations: ['CREATE', 'UPDATE'], apiGroups: ['apps'], apiVersions: ['v1'], resources: ['deployments'] }],
     }],
@@ -212,7 +188,7 @@ test('another mutating webhook that reinvokes: exactly one copy of every ghostwi
   assert.deepEqual(d.spec.template.spec.volumes.map((v: { name: string }) => v.name), ['ghostwire-shared']);
   const watcher = d.spec.template.spec.containers.find((c: { name: string }) => c.name === 'ghostwire-watcher');
   assert.equal(watcher.env.filter((e: { name: string }) => e.name === 'GW_NAT_CHAIN').length, 1, 'one copy of each variable');
-  assert.ok(calls > 0);
+  assert.ok(other.calls() > 0);
 });
 
 test('controller-manager\'s ReplicaSets and Pods of a policy-injected Deployment carry one copy of each part', async () => {

@@ -4,13 +4,12 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer as createHttpsServer, type Server } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { generateCA, generateServing } from '../../src/tls/certs.js';
 import { CLI, repoPath } from '../helpers/paths.js';
 import { type ControlPlane, freePort, startControlPlane, waitFor } from './harness.js';
+import { startOtherWebhook } from './other-webhook.js';
 
 const NS = 'shop';
 const GW_NS = 'ghostwire';
@@ -265,32 +264,10 @@ test('unannotated workloads and kube-system are untouched', async () => {
 });
 
 test('a second webhook mutating the same objects with reinvocation leaves exactly one copy of every ghostwire container', async (t) => {
-  // Test double: adds a sidecar of its own and, if it sees ghostwire's containers, an env var to each.
-  const doublePort = await freePort();
-  const doubleCa = generateCA('test-double-ca', 1);
-  const pair = generateServing(doubleCa, { commonName: 'double', dnsNames: [], ips: ['127.0.0.1'], days: 1 });
-  let calls = 0;
-  const server: Server = createHttpsServer({ key: pair.keyPem, cert: pair.certPem }, (req, res) => {
-    let body = '';
-    req.on('data', (d: Buffer) => (body += d.toString()));
-    req.on('end', () => {
-      calls++;
-      const review = JSON.parse(body);
-      const spec = review.request.object.spec.template?.spec ?? review.request.object.spec;
-      const ops: unknown[] = [];
-      if (!spec.containers.some((c: { name: string }) => c.name === 'other-sidecar')) {
-        ops.push({ op: 'add', path: spec === review.request.object.spec ? '/spec/containers/-' : '/spec/template/spec/containers/-', value: { name: 'other-sidecar', image: 'other:1' } });
-      }
-      const response: Record<string, unknown> = { uid: review.request.uid, allowed: true };
-      if (ops.length) Object.assign(response, { patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(ops)).toString('base64') });
-      res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response }));
-    });
-  });
-  await new Promise<void>((r) => server.listen(doublePort, '127.0.0.1', () => r()));
-  t.after(() => server.close());
+  const other = await startOtherWebhook({ envOnEveryContainer: false });
+  t.after(() => other.close());
   // Named to sort after "ghostwire", so it runs second and forces ghostwire's reinvocation.
-  const cfg = webhookConfiguration('zz-other', `https://127.0.0.1:${doublePort}/mutate`, Buffer.from(doubleCa.certPem).toString('base64'));
+  const cfg = webhookConfiguration('zz-other', other.url, other.caBundle);
   await cp.kubectl(['apply', '-f', '-'], { input: yaml(cfg) });
   t.after(async () => {
     await cp.kubectl(['delete', 'mutatingwebhookconfiguration', 'zz-other', '--ignore-not-found']);
@@ -302,7 +279,7 @@ test('a second webhook mutating the same objects with reinvocation leaves exactl
   }, 500);
   const all = [...d.spec.template.spec.initContainers, ...d.spec.template.spec.containers].map((c: { name: string }) => c.name);
   assert.deepEqual(all.sort(), ['app', 'ghostwire-init', 'ghostwire-watcher', 'migrate', 'other-sidecar']);
-  assert.ok(calls > 0);
+  assert.ok(other.calls() > 0);
   const reinvocations = webhookLog.split('\n').filter((l) => l.includes('"name":"reinvoked"')).length;
   assert.ok(reinvocations >= 2, `ghostwire was reinvoked after the other webhook (${reinvocations} admissions)`);
 });
